@@ -1,0 +1,31 @@
+"""lstm_edu: from-scratch PyTorch reference implementations of the LSTM and the HyperLSTM.
+
+The modules the book derives, runs and trains. ``LSTMCell``/``LSTM`` and
+``HyperLSTMCell``/``HyperLSTM`` are the readable references; ``lstm_edu.fast`` holds drop-in
+versions with the same parameters and results that run much faster.
+"""
+
+from . import settings
+from .hyper_lstm import (
+    HyperLSTM,
+    HyperLSTMCell,
+    explicit_matvec,
+    explicit_weight,
+    row_scaling_matvec,
+    weight_tensor_from_row_scaling,
+)
+from .lstm import LSTM, LSTMCell
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LSTM",
+    "LSTMCell",
+    "HyperLSTM",
+    "HyperLSTMCell",
+    "explicit_weight",
+    "explicit_matvec",
+    "row_scaling_matvec",
+    "weight_tensor_from_row_scaling",
+    "settings",
+]

@@ -1,0 +1,63 @@
+"""Checkers for the book's code exercises: a wrong attempt gets a hint, never a traceback.
+
+Each chapter's checkers live in ``lstm_edu.exercises.chNN``. A checker takes the reader's function
+(or module), runs it on small inputs inside :func:`attempt`, compares with the reference answer
+with :func:`compare`, and prints either a success line or a hint. It returns ``True``/``False`` so
+the book can show the result of checking the reference solution.
+
+    from lstm_edu.exercises import ch02
+    ch02.check_forget_gradient(my_function)
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any, Callable, Optional
+
+import torch
+
+
+class Hint(Exception):
+    """Raised inside a checker to stop with a hint for the reader."""
+
+
+def attempt(fn: Callable[..., Any], *args: Any, what: str = "your function", **kwargs: Any) -> Any:
+    """Call the reader's ``fn``; turn any exception into a :class:`Hint` naming where it failed."""
+    if not callable(fn):
+        raise Hint(f"expected a function, got {type(fn).__name__}: pass the function itself, without calling it")
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        raise Hint(f"{what} still raises NotImplementedError: replace the placeholder with your code") from None
+    except Exception as e:  # the reader's bug, reported, not re-raised
+        frame = traceback.extract_tb(e.__traceback__)[-1]
+        raise Hint(f"{what} raised {type(e).__name__}: {e} (line {frame.lineno}: {frame.line!r})") from None
+
+
+def compare(name: str, got: Any, want: torch.Tensor, atol: float = 1e-5, rtol: float = 1e-4,
+            hint: Optional[str] = None) -> None:
+    """``got`` must be a tensor with ``want``'s shape and values (within tolerance)."""
+    if not isinstance(got, torch.Tensor):
+        raise Hint(f"{name} should be a torch.Tensor, got {type(got).__name__}")
+    if got.shape != want.shape:
+        raise Hint(f"{name} should have shape {list(want.shape)}, got {list(got.shape)}")
+    got = got.detach().to(want.dtype).cpu()
+    want = want.detach().cpu()
+    if not torch.allclose(got, want, atol=atol, rtol=rtol):
+        diff = (got - want).abs().max().item()
+        msg = f"{name} has the right shape but wrong values (largest difference {diff:.3g})"
+        raise Hint(msg + (f". Hint: {hint}" if hint else ""))
+
+
+def run_checker(title: str, body: Callable[[], None]) -> bool:
+    """Run ``body``; print ``✅ title`` on success or ``❌ title: hint``. Returns whether it passed."""
+    try:
+        body()
+    except Hint as h:
+        print(f"❌ {title}: {h}")
+        return False
+    print(f"✅ {title}: correct")
+    return True
+
+
+__all__ = ["Hint", "attempt", "compare", "run_checker"]

@@ -1,0 +1,153 @@
+"""The LSTM, from scratch: one cell, then a stack of cells run over a sequence.
+
+Notation (the seeds'): ``x_t`` is the input at step ``t``; ``h`` the hidden state (short-term
+memory); ``c`` the cell state (long-term memory); ``i, f, g, o`` the pre-activations of the input
+gate, forget gate, candidate and output gate; ``lin_x`` and ``lin_h`` the linear maps of the input
+and of the previous hidden state.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Tuple
+
+import torch
+from torch import nn
+
+from ._checks import check_shape, check_size, check_tensor
+from .stack import StackedRNN
+
+
+class LSTMCell(nn.Module):
+    r"""One LSTM step.
+
+    .. math::
+        i_t, f_t, g_t, o_t &= lin_x(x_t) + lin_h(h_{t-1})  \quad\text{(split in four)}\\
+        c_t &= \sigma(f_t) \odot c_{t-1} + \sigma(i_t) \odot \tanh(g_t)\\
+        h_t &= \sigma(o_t) \odot \tanh(c_t)
+
+    Args:
+        input_size: number of input features ``I``.
+        hidden_size: number of hidden features ``H``.
+        layer_norm: if ``True``, normalise each gate's pre-activation with its own ``LayerNorm``
+            (``layer_norm[k]`` for k = i, f, g, o) and ``c_t`` inside ``tanh`` with ``layer_norm_c``
+            (the returned ``c_t`` is not normalised). Used by the HyperLSTM's hyper cell.
+
+    Parameters:
+        ``lin_x``: ``Linear(I, 4H, bias=False)``, the seed's ``lin_x^i, lin_x^f, lin_x^g, lin_x^o``
+        stacked in gate order i, f, g, o (``torch.nn.LSTM``'s order). ``lin_h``: ``Linear(H, 4H)``;
+        it carries the one bias. Initialised like ``torch.nn.LSTM``: uniform in
+        ``[-1/sqrt(H), 1/sqrt(H)]``.
+
+    Shapes:
+        ``forward(x [B, I], h [B, H], c [B, H]) -> (h [B, H], c [B, H])`` where ``B`` is the batch size.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, layer_norm: bool = False):
+        super().__init__()
+        self.input_size = check_size("input_size", input_size)
+        self.hidden_size = check_size("hidden_size", hidden_size)
+        self.lin_x = nn.Linear(input_size, 4 * hidden_size, bias=False)
+        self.lin_h = nn.Linear(hidden_size, 4 * hidden_size)
+        if layer_norm:
+            self.layer_norm = nn.ModuleList([nn.LayerNorm(hidden_size) for _ in range(4)])
+            self.layer_norm_c = nn.LayerNorm(hidden_size)
+        else:
+            self.layer_norm = nn.ModuleList([nn.Identity() for _ in range(4)])
+            self.layer_norm_c = nn.Identity()
+        bound = 1.0 / math.sqrt(hidden_size)
+        for w in (self.lin_x.weight, self.lin_h.weight, self.lin_h.bias):
+            nn.init.uniform_(w, -bound, bound)
+
+    def check_step(self, x: object, h: object, c: object) -> None:
+        """Shape contract of one step: ``x [B, input_size]``, ``h`` and ``c`` ``[B, hidden_size]``."""
+        w = self.lin_h.weight
+        x, h, c = (check_tensor(n, v, w) for n, v in (("x", x), ("h", h), ("c", c)))
+        check_shape("x", x, [("batch_size", None), ("input_size", self.input_size)])
+        for name, v in (("h", h), ("c", c)):
+            check_shape(name, v, [("batch_size", x.shape[0]), ("hidden_size", self.hidden_size)])
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        self.check_step(x, h, c)
+        # i, f, g, o = lin_x(x_t) + lin_h(h_{t-1}), each [B, H]
+        ifgo = self.lin_x(x) + self.lin_h(h)  # [B, 4H]
+        i, f, g, o = (ln(z) for ln, z in zip(self.layer_norm, ifgo.chunk(4, dim=-1)))
+        # c_t = σ(f_t) ⊙ c_{t-1} + σ(i_t) ⊙ tanh(g_t)
+        c_next = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        # h_t = σ(o_t) ⊙ tanh(c_t)
+        h_next = torch.sigmoid(o) * torch.tanh(self.layer_norm_c(c_next))
+        return h_next, c_next
+
+
+class LSTM(StackedRNN):
+    """A multi-layer LSTM run over a whole sequence (time-major, like ``torch.nn.LSTM``'s default).
+
+    Args:
+        input_size: number of input features ``I``.
+        hidden_size: number of hidden features ``H`` in every layer.
+        n_layers: number of stacked cells; layer 0 reads ``x_t``, layer ``l > 0`` reads layer
+            ``l-1``'s ``h_t`` (so its input size is ``H``).
+
+    Shapes:
+        ``forward(x, state=None) -> (out, (h, c))`` with
+
+        - ``x``: ``[n_steps, batch_size, input_size]``
+        - ``state``: ``(h, c)``, each ``[n_layers, batch_size, hidden_size]``, or ``None`` for zeros.
+          The seed's docstring says ``[batch_size, hidden_size]``; that is what its code does only
+          for one layer, so we follow ``torch.nn.LSTM``: a layer axis always, and the unstacked
+          ``[batch_size, hidden_size]`` form accepted (and returned) when ``n_layers == 1``.
+        - ``out``: ``[n_steps, batch_size, hidden_size]``, the last layer's ``h_t`` at every step.
+
+    ``LSTM.from_torch(m)`` and ``lstm.to_torch()`` convert to and from ``torch.nn.LSTM`` exactly.
+    """
+
+    state_names = ("h", "c")
+    state_size_names = ("hidden_size", "hidden_size")
+
+    def __init__(self, input_size: int, hidden_size: int, n_layers: int):
+        super().__init__()
+        self.input_size = check_size("input_size", input_size)
+        self.hidden_size = check_size("hidden_size", hidden_size)
+        self.n_layers = check_size("n_layers", n_layers)
+        self.state_sizes = (hidden_size, hidden_size)
+        self.cells = nn.ModuleList(
+            [LSTMCell(input_size if layer == 0 else hidden_size, hidden_size) for layer in range(n_layers)]
+        )
+
+    @classmethod
+    def from_torch(cls, module: nn.LSTM) -> "LSTM":
+        """A copy of a ``torch.nn.LSTM`` with identical outputs.
+
+        ``nn.LSTM`` keeps two bias vectors per layer (``bias_ih`` and ``bias_hh``); they are only
+        ever added, so their sum becomes ``lin_h.bias``. ``batch_first`` modules convert too (the
+        weights are the same) but our LSTM is time-major: transpose the input. Bidirectional,
+        projected (``proj_size > 0``) and dropout-between-layers modules have no counterpart here.
+        """
+        if not isinstance(module, nn.LSTM):
+            raise TypeError(f"from_torch expects a torch.nn.LSTM, got {type(module).__name__}")
+        for attr, plain in (("bidirectional", False), ("proj_size", 0), ("dropout", 0.0)):
+            if getattr(module, attr) != plain:
+                raise ValueError(f"{attr}={getattr(module, attr)!r} has no counterpart in lstm_edu.LSTM (needs {plain!r})")
+        ref = module.weight_ih_l0
+        lstm = cls(module.input_size, module.hidden_size, module.num_layers).to(device=ref.device, dtype=ref.dtype)
+        with torch.no_grad():
+            for layer, cell in enumerate(lstm.cells):
+                cell.lin_x.weight.copy_(getattr(module, f"weight_ih_l{layer}"))
+                cell.lin_h.weight.copy_(getattr(module, f"weight_hh_l{layer}"))
+                if module.bias:
+                    cell.lin_h.bias.copy_(getattr(module, f"bias_ih_l{layer}") + getattr(module, f"bias_hh_l{layer}"))
+                else:
+                    cell.lin_h.bias.zero_()
+        return lstm
+
+    def to_torch(self) -> nn.LSTM:
+        """A ``torch.nn.LSTM`` (time-major) with identical outputs; ``bias_ih`` is zero."""
+        ref = self.cells[0].lin_h.weight
+        module = nn.LSTM(self.input_size, self.hidden_size, self.n_layers).to(device=ref.device, dtype=ref.dtype)
+        with torch.no_grad():
+            for layer, cell in enumerate(self.cells):
+                getattr(module, f"weight_ih_l{layer}").copy_(cell.lin_x.weight)
+                getattr(module, f"weight_hh_l{layer}").copy_(cell.lin_h.weight)
+                getattr(module, f"bias_ih_l{layer}").zero_()
+                getattr(module, f"bias_hh_l{layer}").copy_(cell.lin_h.bias)
+        return module
