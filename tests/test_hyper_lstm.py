@@ -1,0 +1,171 @@
+"""The reference HyperLSTM: the equations, the row-scaling trick, initialisation and contracts."""
+
+import pytest
+import torch
+
+from lstm_edu import (
+    HyperLSTM,
+    HyperLSTMCell,
+    explicit_matvec,
+    explicit_weight,
+    row_scaling_matvec,
+    weight_tensor_from_row_scaling,
+)
+
+I, H, HY, NZ, B, T = 6, 8, 5, 3, 4, 6
+
+
+def _randomise(module, seed=0):
+    """Random parameters everywhere, so tests do not pass only because of the special init."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn_like(p) * 0.5)
+    return module
+
+
+def test_shapes_and_state_for_two_layers():
+    m = HyperLSTM(I, H, HY, NZ, 2)
+    out, (h, c, h_hat, c_hat) = m(torch.randn(T, B, I))
+    assert out.shape == (T, B, H)
+    assert h.shape == c.shape == (2, B, H)
+    assert h_hat.shape == c_hat.shape == (2, B, HY)
+    # layer 1 reads layer 0's h: its hyper cell sees [h_{t-1}; x_t] = 2 * hidden features
+    assert m.cells[0].hyper.input_size == H + I
+    assert m.cells[1].hyper.input_size == 2 * H
+    assert m.cells[1].w_x[0].shape == (H, H)
+
+
+def test_cell_gradcheck_float64():
+    cell = _randomise(HyperLSTMCell(3, 4, 3, 2).double(), seed=1)
+    args = tuple(torch.randn(2, n, dtype=torch.float64, requires_grad=True) for n in (3, 4, 4, 3, 3))
+    assert torch.autograd.gradcheck(lambda *a: cell(*a), args)
+
+
+def test_cell_follows_the_equations_with_explicit_weights():
+    """Recompute one step from the paper's equations, building each W_h = <W_hz, z_h> explicitly."""
+    cell = _randomise(HyperLSTMCell(I, H, HY, NZ, layer_norm=False), seed=2)
+    x, h, c = torch.randn(B, I), torch.randn(B, H), torch.randn(B, H)
+    h_hat0, c_hat0 = torch.randn(B, HY), torch.randn(B, HY)
+    h_hat, c_hat = cell.hyper(torch.cat([h, x], -1), h_hat0, c_hat0)
+    z_h, z_x, z_b = (lin(h_hat).chunk(4, -1) for lin in (cell.z_h, cell.z_x, cell.z_b))
+    pre = []
+    for k in range(4):
+        w_hz = weight_tensor_from_row_scaling(cell.w_h[k], cell.d_h[k].weight)  # [H, H, N_z]
+        w_xz = weight_tensor_from_row_scaling(cell.w_x[k], cell.d_x[k].weight)  # [H, I, N_z]
+        pre.append(explicit_matvec(w_hz, z_h[k], h) + explicit_matvec(w_xz, z_x[k], x) + cell.d_b[k](z_b[k]))
+    i, f, g, o = pre
+    c_want = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    h_want = torch.sigmoid(o) * torch.tanh(c_want)
+    h_got, c_got, h_hat_got, c_hat_got = cell(x, h, c, h_hat0, c_hat0)
+    torch.testing.assert_close(h_got, h_want, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(c_got, c_want, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(h_hat_got, h_hat)
+    torch.testing.assert_close(c_hat_got, c_hat)
+
+
+def test_explicit_weight_equals_row_scaling():
+    torch.manual_seed(3)
+    w_hd, w_dz = torch.randn(H, I), torch.randn(H, NZ)
+    z, h = torch.randn(B, NZ), torch.randn(B, I)
+    w_hz = weight_tensor_from_row_scaling(w_hd, w_dz)
+    assert w_hz.shape == (H, I, NZ)
+    w_h = explicit_weight(w_hz, z)
+    assert w_h.shape == (B, H, I)
+    # each row j of W_h is row j of W_hd scaled by d_j(z)
+    d = z @ w_dz.T
+    torch.testing.assert_close(w_h, d[:, :, None] * w_hd[None], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(explicit_matvec(w_hz, z, h), row_scaling_matvec(w_hd, w_dz, z, h), atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError, match="w_hz must be"):
+        explicit_weight(w_hz, torch.randn(B, NZ + 1))
+
+
+def test_paper_initialisation():
+    cell = HyperLSTMCell(I, H, HY, NZ)
+    h_hat = torch.randn(B, HY)
+    d_h, d_x, d_b = cell.scaling_vectors(h_hat)
+    # z_h = z_x = 1 and d = (0.1 / N_z) * N_z = 0.1 for every unit; d_b = 0
+    torch.testing.assert_close(d_h, torch.full((4, B, H), 0.1))
+    torch.testing.assert_close(d_x, torch.full((4, B, H), 0.1))
+    torch.testing.assert_close(d_b, torch.zeros(4, B, H))
+    eye = torch.eye(H)
+    for k in range(4):
+        torch.testing.assert_close(cell.w_h[k] @ cell.w_h[k].T, eye, atol=1e-5, rtol=0)
+    assert cell.hyper.lin_h.bias.abs().max() == 0
+    assert 0.005 < cell.z_b.weight.std() < 0.02
+    cell.reset_parameters("zeros")
+    assert all(w.abs().max() == 0 for w in list(cell.w_h) + list(cell.w_x))
+    with pytest.raises(ValueError, match="w_init must be 'orthogonal' or 'zeros', got 'xavier'"):
+        cell.reset_parameters("xavier")
+
+
+def test_two_chunks_equal_one_run_and_causality():
+    m = _randomise(HyperLSTM(I, H, HY, NZ, 2), seed=4)
+    x = torch.randn(T, B, I)
+    out, state = m(x)
+    out1, s1 = m(x[:2])
+    out2, s2 = m(x[2:], s1)
+    torch.testing.assert_close(torch.cat([out1, out2]), out, atol=1e-5, rtol=1e-4)
+    for a, b in zip(s2, state):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    z = x.clone()
+    z[3:] = torch.randn(T - 3, B, I)
+    out_z = m(z)[0]
+    torch.testing.assert_close(out_z[:3], out[:3])
+    assert not torch.allclose(out_z[3:], out[3:])
+
+
+def test_batch_independence():
+    m = _randomise(HyperLSTM(I, H, HY, NZ, 1), seed=5)
+    x = torch.randn(T, B, I)
+    out = m(x)[0]
+    y = x.clone()
+    y[:, 0] = torch.randn(T, I)
+    out_y = m(y)[0]
+    torch.testing.assert_close(out_y[:, 1:], out[:, 1:])
+    assert not torch.allclose(out_y[:, 0], out[:, 0])
+
+
+def test_unstacked_state_and_empty_sequence():
+    m = HyperLSTM(I, H, HY, NZ, 1)
+    state = (torch.randn(B, H), torch.randn(B, H), torch.randn(B, HY), torch.randn(B, HY))
+    out, new = m(torch.randn(T, B, I), state)
+    assert [s.shape for s in new] == [(B, H), (B, H), (B, HY), (B, HY)]
+    out, same = m(torch.randn(0, B, I), state)
+    assert out.shape == (0, B, H)
+    for a, b in zip(same, state):
+        torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("state, err, msg", [
+    (None, None, None),
+    ((torch.zeros(2, B, H),) * 2, ValueError, r"state must be a tuple of 4 tensors \(h, c, h_hat, c_hat\), got 2 tensors"),
+    ((torch.zeros(2, B, H),) * 4, ValueError, r"h_hat must have shape \[n_layers=2, batch_size=4, hyper_size=5\], got \[2, 4, 8\]"),
+])
+def test_bad_state(state, err, msg):
+    m = HyperLSTM(I, H, HY, NZ, 2)
+    if err is None:
+        m(torch.randn(T, B, I), state)
+        return
+    with pytest.raises(err, match=msg):
+        m(torch.randn(T, B, I), state)
+
+
+@pytest.mark.parametrize("x, err, msg", [
+    (torch.randn(B, I), ValueError, r"x must have shape \[n_steps, batch_size, input_size=6\], got \[4, 6\]"),
+    (torch.randn(T, B, I + 1), ValueError, r"input_size=6\], got \[6, 4, 7\]"),
+    (torch.zeros(T, B, I, dtype=torch.int32), TypeError, "floating-point"),
+])
+def test_bad_input(x, err, msg):
+    with pytest.raises(err, match=msg):
+        HyperLSTM(I, H, HY, NZ, 2)(x)
+
+
+@pytest.mark.parametrize("kwargs, name", [
+    (dict(input_size=0), "input_size"), (dict(hidden_size=0), "hidden_size"),
+    (dict(hyper_size=0), "hyper_size"), (dict(n_z=0), "n_z"), (dict(n_layers=0), "n_layers"),
+])
+def test_bad_sizes(kwargs, name):
+    args = dict(input_size=I, hidden_size=H, hyper_size=HY, n_z=NZ, n_layers=1) | kwargs
+    with pytest.raises(ValueError, match=f"{name} must be a positive int"):
+        HyperLSTM(**args)
