@@ -1,0 +1,62 @@
+"""Checkers for chapter 8 (HyperLSTM against LSTM).
+
+    from lstm_edu.exercises import ch08
+    ch08.check_weight_change(my_weight_change)
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import Hint, attempt, compare, run_checker
+
+
+def _explicit(d: torch.Tensor, w_d: torch.Tensor) -> torch.Tensor:
+    """‖diag(d_t) W_d − diag(d_{t−1}) W_d‖_F for t = 1..T−1, with the matrices built."""
+    w = d[:, :, None] * w_d[None]  # [T, N_h, N_in]: W(t) = diag(d_t) W_d
+    return torch.linalg.matrix_norm(w[1:] - w[:-1])  # [T-1]
+
+
+def check_weight_change(fn) -> bool:
+    """``fn(d [T, N_h], w_d [N_h, N_in]) -> [T-1]``: ‖W(t) − W(t−1)‖_F for t = 1, ..., T−1,
+    where ``W(t) = diag(d_t) W_d``.
+
+    Prints ✅ or ❌ with a hint; returns whether ``fn`` is right.
+    """
+
+    def body() -> None:
+        g = torch.Generator().manual_seed(8)
+        T, n_h, n_in = 7, 5, 3
+        d = torch.randn(T, n_h, generator=g)
+        w_d = torch.randn(n_h, n_in, generator=g) * torch.arange(1.0, n_h + 1)[:, None]  # rows of different norms
+        d_in, w_in = d.clone(), w_d.clone()
+        got = attempt(fn, d_in, w_in, what="your weight_change(d, w_d)")
+        if not (torch.equal(d_in, d) and torch.equal(w_in, w_d)):
+            raise Hint("your function changed its inputs in place; compute on copies (no `+=`, `.mul_()` on d or w_d)")
+        want = _explicit(d, w_d)
+        if not isinstance(got, torch.Tensor):
+            raise Hint(f"return a torch.Tensor of shape [T-1] = [{T - 1}], got {type(got).__name__}")
+        if got.shape == (T,):
+            raise Hint(f"return one value per step t = 1..T-1 (shape [{T - 1}]): step 0 has no previous d to compare with")
+        if got.shape != want.shape:
+            raise Hint(f"the result should have shape [T-1] = [{T - 1}] (one Frobenius norm per step), got {list(got.shape)}")
+        got = got.detach().float()
+        dd = d[1:] - d[:-1]
+        if torch.allclose(got, want.pow(2), rtol=1e-4, atol=1e-5):
+            raise Hint("these are the squared norms: take the square root at the end")
+        if torch.allclose(got, dd.norm(dim=-1), rtol=1e-4, atol=1e-5):
+            raise Hint("that is ‖d_t − d_{t−1}‖, the change of d alone; each d_i scales row i of W_d, "
+                       "so weight (d_t,i − d_{t−1},i)² by the squared norm of that row")
+        col_sq = w_d.pow(2).sum(dim=0)
+        if n_in == col_sq.numel() and torch.allclose(got, (dd[:, :n_in].pow(2) * col_sq).sum(-1).sqrt(), rtol=1e-4, atol=1e-5):
+            raise Hint("d scales the rows of W_d (d_i multiplies row i), so use the row norms: w_d.pow(2).sum(dim=1)")
+        if torch.allclose(got, (dd.pow(2) * w_d.abs().sum(dim=1)).sum(-1).sqrt(), rtol=1e-4, atol=1e-5) or \
+                torch.allclose(got, (dd.pow(2) * w_d.pow(2).sum(dim=1).sqrt()).sum(-1).sqrt(), rtol=1e-4, atol=1e-5):
+            raise Hint("weight each squared change by the *squared* Euclidean norm of the row: w_d.pow(2).sum(dim=1)")
+        compare("weight_change(d, w_d)", got, want, atol=1e-5, rtol=1e-4,
+                hint="‖W(t) − W(t−1)‖_F² = Σ_i (d_t,i − d_{t−1},i)² ‖row i of W_d‖²")
+
+    return run_checker("weight_change", body)
+
+
+__all__ = ["check_weight_change"]

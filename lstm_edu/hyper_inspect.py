@@ -1,0 +1,361 @@
+r"""Looking inside a HyperLSTM: its scaling vectors :math:`d(z)` and its cell state, step by step.
+
+The HyperLSTM's weights change at every character: gate :math:`k` uses
+:math:`W_h^k(t) = \mathrm{diag}(d_h^k(t))\,W_{hd}^k` (and the same for :math:`W_x`, plus the bias
+:math:`d_b^k(t)`), where :math:`d(t) = W_{dz} z(t)` comes from the hyper cell. This module records
+those vectors and the cell state while a model reads a text, and turns them into the pictures of
+Ha, Dai & Le (2016): how much each gate's weights move at each character (their Figure 4) and how
+saturated :math:`\tanh(c_t)` is (their Figure 5).
+
+- :func:`trace_hyper_lstm` / :func:`trace_lstm`: run a model over a sequence and keep, per step and
+  layer, ``d_h, d_x, d_b`` (HyperLSTM only), ``c`` and the ``tanh`` that multiplies the output gate.
+- :func:`d_change`: :math:`\lVert d_t - d_{t-1} \rVert_2`, how far a scaling vector moves per step.
+- :func:`weight_change`: :math:`\lVert W_h(t) - W_h(t-1) \rVert_F`, how far the *effective weight
+  matrix* moves, computed from :math:`d` and the row norms of :math:`W_{hd}` without building it.
+- :func:`saturation_histogram`, :func:`saturation_fraction`: the distribution of :math:`\tanh(c_t)`.
+- :func:`colored_text_html`: text with each character's background coloured by a value.
+- :func:`change_explorer`: an ipywidgets chooser (layer, gate) over pre-rendered coloured texts
+  that also works in a static HTML page (the choice is linked in the browser, no kernel needed).
+- :func:`count_parameters`, :func:`closest_size`: match two models' sizes by parameter count.
+
+Shapes use ``T`` steps, ``L`` layers, ``B`` batch, ``N_h`` hidden size; the gate axis has 4 entries
+in the order i, f, g, o (:data:`GATES`).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from .hyper_lstm import GATES, HyperLSTM
+from .lstm import LSTM
+
+GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o"}
+
+
+# ---------------------------------------------------------------------------------------------
+# Recording
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class HyperTrace:
+    """What a HyperLSTM computed at every step (all on the CPU, detached).
+
+    ``d_h``, ``d_x``, ``d_b``: ``[T, L, 4, B, N_h]``, the scaling vectors of each gate (i, f, g, o);
+    ``h``, ``c``: ``[T, L, B, N_h]``, the main cell's new states;
+    ``tanh_c``: ``[T, L, B, N_h]``, :math:`\\tanh(LN_c(c_t))`, the factor the output gate multiplies
+    (:math:`h_t = \\sigma(o_t) \\odot \\tanh(LN_c(c_t))`; with ``layer_norm=False`` it is :math:`\\tanh(c_t)`);
+    ``h_hat``: ``[T, L, B, hyper_size]``, the hyper cell's output.
+    """
+
+    d_h: torch.Tensor
+    d_x: torch.Tensor
+    d_b: torch.Tensor
+    h: torch.Tensor
+    c: torch.Tensor
+    tanh_c: torch.Tensor
+    h_hat: torch.Tensor
+
+
+@dataclass
+class LSTMTrace:
+    """What an LSTM computed at every step: ``h``, ``c``, ``tanh_c`` each ``[T, L, B, N_h]``."""
+
+    h: torch.Tensor
+    c: torch.Tensor
+    tanh_c: torch.Tensor
+
+
+def as_reference_hyper_lstm(model: nn.Module) -> HyperLSTM:
+    """``model`` itself if it is a :class:`HyperLSTM`, else a reference copy with its parameters.
+
+    A drop-in replacement (e.g. ``lstm_edu.fast.FastHyperLSTM``) with the same sizes and parameter
+    names is copied into a :class:`HyperLSTM`, whose cells expose ``scaling_vectors``.
+    """
+    if isinstance(model, HyperLSTM):
+        return model
+    try:
+        ref = HyperLSTM(model.input_size, model.hidden_size, model.hyper_size, model.n_z, model.n_layers)
+        ref.load_state_dict(model.state_dict())
+    except (AttributeError, RuntimeError, TypeError) as e:
+        raise TypeError(f"expected a HyperLSTM or a drop-in with the same parameters, got {type(model).__name__} ({e})") from None
+    p = next(model.parameters())
+    return ref.to(device=p.device, dtype=p.dtype).eval()
+
+
+def as_reference_lstm(model: nn.Module) -> LSTM:
+    """``model`` itself if it is an :class:`LSTM`, else a reference copy (see :func:`as_reference_hyper_lstm`)."""
+    if isinstance(model, LSTM):
+        return model
+    try:
+        ref = LSTM(model.input_size, model.hidden_size, model.n_layers)
+        ref.load_state_dict(model.state_dict())
+    except (AttributeError, RuntimeError, TypeError) as e:
+        raise TypeError(f"expected an LSTM or a drop-in with the same parameters, got {type(model).__name__} ({e})") from None
+    p = next(model.parameters())
+    return ref.to(device=p.device, dtype=p.dtype).eval()
+
+
+@torch.no_grad()
+def trace_hyper_lstm(model: nn.Module, x: torch.Tensor, state=None) -> HyperTrace:
+    """Run a HyperLSTM over ``x`` ``[T, B, input_size]`` and record every step (see :class:`HyperTrace`).
+
+    Each cell's step is the package's own ``HyperLSTMCell.forward``; the scaling vectors are
+    recomputed from the ``h_hat`` it returns with ``HyperLSTMCell.scaling_vectors``, which is
+    exactly what ``forward`` used. ``state`` as for :meth:`HyperLSTM.forward`.
+    """
+    model = as_reference_hyper_lstm(model)
+    x = model.check_input(x)
+    if x.shape[0] == 0:
+        raise ValueError("x has no steps (n_steps=0): nothing to trace")
+    states, _ = model.initial_state(x, state)
+    rec: Dict[str, list] = {k: [] for k in ("d_h", "d_x", "d_b", "h", "c", "tanh_c", "h_hat")}
+    for t in range(x.shape[0]):
+        inp = x[t]  # [B, input_size]
+        step: Dict[str, list] = {k: [] for k in rec}
+        for layer, cell in enumerate(model.cells):
+            h, c, h_hat, c_hat = states[layer] = cell(inp, *states[layer])
+            d_h, d_x, d_b = cell.scaling_vectors(h_hat)  # [4, B, N_h] each
+            for k, v in (("d_h", d_h), ("d_x", d_x), ("d_b", d_b), ("h", h), ("c", c),
+                         ("tanh_c", torch.tanh(cell.layer_norm_c(c))), ("h_hat", h_hat)):
+                step[k].append(v.detach().float().cpu())
+            inp = h
+        for k in rec:
+            rec[k].append(torch.stack(step[k]))  # [L, ...]
+    return HyperTrace(**{k: torch.stack(v) for k, v in rec.items()})  # [T, L, ...]
+
+
+@torch.no_grad()
+def trace_lstm(model: nn.Module, x: torch.Tensor, state=None) -> LSTMTrace:
+    """Run an LSTM over ``x`` ``[T, B, input_size]``; record ``h``, ``c``, ``tanh(c)``, each ``[T, L, B, N_h]``."""
+    model = as_reference_lstm(model)
+    x = model.check_input(x)
+    if x.shape[0] == 0:
+        raise ValueError("x has no steps (n_steps=0): nothing to trace")
+    states, _ = model.initial_state(x, state)
+    hs, cs, ts = [], [], []
+    for t in range(x.shape[0]):
+        inp = x[t]
+        lh, lc, lt = [], [], []
+        for layer, cell in enumerate(model.cells):
+            h, c = states[layer] = cell(inp, *states[layer])
+            lh.append(h.float().cpu())
+            lc.append(c.float().cpu())
+            lt.append(torch.tanh(cell.layer_norm_c(c)).float().cpu())
+            inp = h
+        hs.append(torch.stack(lh))
+        cs.append(torch.stack(lc))
+        ts.append(torch.stack(lt))
+    return LSTMTrace(h=torch.stack(hs), c=torch.stack(cs), tanh_c=torch.stack(ts))
+
+
+# ---------------------------------------------------------------------------------------------
+# How much the weights change
+# ---------------------------------------------------------------------------------------------
+
+def d_change(d: torch.Tensor) -> torch.Tensor:
+    r""":math:`\lVert d_t - d_{t-1} \rVert_2` over the last axis, for every step.
+
+    Shapes: ``d [T, ..., N_h]`` -> ``[T, ...]``. Step 0 has no predecessor: its entry is ``nan``.
+    """
+    if d.dim() < 2:
+        raise ValueError(f"d must be [T, ..., N_h] with at least 2 dimensions, got shape {list(d.shape)}")
+    out = torch.full(d.shape[:-1], float("nan"), dtype=d.dtype, device=d.device)
+    out[1:] = (d[1:] - d[:-1]).norm(dim=-1)
+    return out
+
+
+def weight_change(d: torch.Tensor, w_d: torch.Tensor) -> torch.Tensor:
+    r""":math:`\lVert W(t) - W(t-1) \rVert_F` for the effective weight :math:`W(t) = \mathrm{diag}(d_t) W_d`.
+
+    Row :math:`i` of :math:`W(t)` is :math:`d_{t,i}` times row :math:`i` of :math:`W_d`, so
+
+    .. math::
+        \lVert W(t) - W(t-1) \rVert_F^2 = \sum_i (d_{t,i} - d_{t-1,i})^2 \, \lVert (W_d)_{i,:} \rVert^2
+
+    and the :math:`N_h \times N_{in}` matrices are never built: only the row norms of :math:`W_d`.
+
+    Shapes: ``d [T, ..., N_h]`` (e.g. one gate's ``d_h`` ``[T, B, N_h]``), ``w_d [N_h, N_in]``
+    (that gate's ``w_h`` or ``w_x``) -> ``[T, ...]``; step 0's entry is ``nan``.
+    """
+    if w_d.dim() != 2 or d.dim() < 2 or d.shape[-1] != w_d.shape[0]:
+        raise ValueError(f"d must be [T, ..., N_h] and w_d [N_h, N_in] with the same N_h, "
+                         f"got {list(d.shape)} and {list(w_d.shape)}")
+    row_sq = w_d.detach().to(d).pow(2).sum(dim=1)  # ‖(W_d)_i‖², [N_h]
+    out = torch.full(d.shape[:-1], float("nan"), dtype=d.dtype, device=d.device)
+    out[1:] = ((d[1:] - d[:-1]).pow(2) * row_sq).sum(dim=-1).sqrt()
+    return out
+
+
+def gate_weight_changes(model: nn.Module, trace: HyperTrace, which: str = "h", batch_index: int = 0) -> torch.Tensor:
+    r""":math:`\lVert W_{which}^k(t) - W_{which}^k(t-1) \rVert_F` for every step, layer and gate of one sequence.
+
+    ``which`` is ``"h"`` (the recurrent weights, scaled by ``d_h``) or ``"x"`` (input weights, ``d_x``).
+    Shapes: returns ``[T, L, 4]`` (gates i, f, g, o); step 0 is ``nan``.
+    """
+    if which not in ("h", "x"):
+        raise ValueError(f"which must be 'h' or 'x', got {which!r}")
+    model = as_reference_hyper_lstm(model)
+    d = trace.d_h if which == "h" else trace.d_x  # [T, L, 4, B, N_h]
+    T, L = d.shape[:2]
+    out = torch.empty(T, L, len(GATES))
+    for layer, cell in enumerate(model.cells):
+        weights = cell.w_h if which == "h" else cell.w_x
+        for k in range(len(GATES)):
+            out[:, layer, k] = weight_change(d[:, layer, k, batch_index], weights[k].cpu())
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Saturation of tanh(c)
+# ---------------------------------------------------------------------------------------------
+
+def saturation_histogram(tanh_c: torch.Tensor, bins: int = 40) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Normalised histogram of the values of ``tanh_c`` (any shape) on ``[-1, 1]``.
+
+    Returns ``(density, edges)``: ``density [bins]`` integrates to 1 over ``edges [bins + 1]``
+    (so the heights of two models with different numbers of units are comparable).
+    """
+    if bins < 1:
+        raise ValueError(f"bins must be a positive int, got {bins}")
+    v = tanh_c.detach().float().flatten().cpu()
+    if v.numel() == 0:
+        raise ValueError("tanh_c is empty")
+    counts = torch.histc(v.clamp(-1.0, 1.0), bins=bins, min=-1.0, max=1.0)
+    edges = torch.linspace(-1.0, 1.0, bins + 1)
+    density = counts / (counts.sum() * (2.0 / bins))
+    return density, edges
+
+
+def saturation_fraction(tanh_c: torch.Tensor, threshold: float = 0.9) -> float:
+    """The fraction of values with ``|tanh_c| > threshold``: how often the cell is near ±1 (saturated)."""
+    if not 0.0 <= threshold < 1.0:
+        raise ValueError(f"threshold must be in [0, 1), got {threshold}")
+    v = tanh_c.detach().float()
+    return float((v.abs() > threshold).float().mean())
+
+
+# ---------------------------------------------------------------------------------------------
+# Coloured text
+# ---------------------------------------------------------------------------------------------
+
+def _hex(rgb: Sequence[float]) -> str:
+    return "#" + "".join(f"{int(round(255 * max(0.0, min(1.0, c)))):02x}" for c in rgb[:3])
+
+
+def _text_colour(rgb: Sequence[float]) -> str:
+    # dark text on light backgrounds, white on dark ones (relative luminance)
+    lum = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]
+    return "#000000" if lum > 0.5 else "#ffffff"
+
+
+def colored_text_html(text: str, values: Sequence[float], cmap: str = "Reds", vmin: Optional[float] = None,
+                      vmax: Optional[float] = None, title: str = "", label: str = "value") -> str:
+    """HTML for ``text`` with character ``t``'s background coloured by ``values[t]``.
+
+    ``values`` has one number per character (``nan`` leaves a character white). The colour scale
+    runs from ``vmin`` (default: the smallest value) to ``vmax`` (default: the largest); a legend
+    below the text gives both ends. Hovering a character shows its value. Newlines are shown as
+    ``↵`` and kept as line breaks.
+    """
+    import matplotlib  # plotting stays out of the models; imported here only
+
+    values = [float(v) for v in (values.tolist() if isinstance(values, torch.Tensor) else values)]
+    if len(values) != len(text):
+        raise ValueError(f"values must have one number per character: {len(text)} characters, {len(values)} values")
+    finite = [v for v in values if math.isfinite(v)]
+    lo = vmin if vmin is not None else (min(finite) if finite else 0.0)
+    hi = vmax if vmax is not None else (max(finite) if finite else 1.0)
+    span = hi - lo if hi > lo else 1.0
+    colormap = matplotlib.colormaps[cmap]
+    parts = []
+    for ch, v in zip(text, values):
+        shown = "↵" if ch == "\n" else ch
+        if math.isfinite(v):
+            rgb = colormap((min(max(v, lo), hi) - lo) / span)
+            style = f"background:{_hex(rgb)};color:{_text_colour(rgb)}"
+            tip = f"{label} = {v:.4g}"
+        else:
+            style, tip = "background:#ffffff;color:#000000", f"{label}: n/a"
+        parts.append(f'<span style="{style}" title="{html.escape(tip)}">{html.escape(shown)}</span>')
+        if ch == "\n":
+            parts.append("<br>")
+    ramp = "".join(f'<span style="background:{_hex(colormap(q / 10))}">&nbsp;&nbsp;</span>' for q in range(11))
+    head = f'<div style="font-weight:bold;margin-bottom:4px">{html.escape(title)}</div>' if title else ""
+    legend = (f'<div style="font-size:0.85em;margin-top:6px">{html.escape(label)}: {lo:.3g} {ramp} {hi:.3g}</div>')
+    return (f'<div class="lstm-edu-colored-text">{head}'
+            f'<div style="font-family:monospace;white-space:pre-wrap;line-height:1.6">{"".join(parts)}</div>'
+            f"{legend}</div>")
+
+
+def change_explorer(text: str, changes: torch.Tensor, label: str = "change", cmap: str = "Reds"):
+    """An ipywidgets chooser of layer and gate over the coloured text of ``changes`` ``[T, L, 4]``.
+
+    Every (layer, gate) text is rendered in advance into an ``HTML`` widget inside nested
+    ``Stack`` widgets, and the two dropdowns are linked to the stacks with ``jslink``: the choice
+    is made in the browser, so the widget also works in a static page built from saved widget
+    state. Each gate's colours share one scale per layer (the same colour means the same change).
+    """
+    import ipywidgets as widgets
+
+    if changes.dim() != 3 or changes.shape[0] != len(text) or changes.shape[2] != len(GATES):
+        raise ValueError(f"changes must be [T={len(text)}, L, 4], got {list(changes.shape)}")
+    n_layers = changes.shape[1]
+    layer_pick = widgets.Dropdown(options=[(f"layer {l}", l) for l in range(n_layers)], value=0, description="layer")
+    gate_pick = widgets.Dropdown(options=[(GATE_NAMES[g], k) for k, g in enumerate(GATES)], value=0, description="gate")
+    layer_stacks = []
+    for layer in range(n_layers):
+        vals = changes[:, layer]
+        finite = vals[torch.isfinite(vals)]
+        vmax = float(finite.max()) if finite.numel() else 1.0
+        pages = [widgets.HTML(colored_text_html(text, vals[:, k], cmap=cmap, vmin=0.0, vmax=vmax, label=label,
+                                                title=f"layer {layer}, {GATE_NAMES[g]}"))
+                 for k, g in enumerate(GATES)]
+        gate_stack = widgets.Stack(pages, selected_index=0)
+        widgets.jslink((gate_pick, "index"), (gate_stack, "selected_index"))
+        layer_stacks.append(gate_stack)
+    outer = widgets.Stack(layer_stacks, selected_index=0)
+    widgets.jslink((layer_pick, "index"), (outer, "selected_index"))
+    return widgets.VBox([widgets.HBox([layer_pick, gate_pick]), outer])
+
+
+# ---------------------------------------------------------------------------------------------
+# Matching sizes
+# ---------------------------------------------------------------------------------------------
+
+def count_parameters(module: nn.Module) -> int:
+    """The number of trainable numbers in ``module``."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+def closest_size(count: Callable[[int], int], target: int, lo: int = 1, hi: int = 4096) -> int:
+    """The size ``n`` in ``[lo, hi]`` whose ``count(n)`` is closest to ``target``.
+
+    ``count`` must grow with ``n`` (e.g. ``lambda n: count_parameters(CharLM(LSTM(E, n, 1), V, E))``);
+    a bisection finds the crossing, so ``count`` is called about ``log2(hi - lo)`` times.
+    """
+    if lo > hi:
+        raise ValueError(f"lo must be at most hi, got lo={lo}, hi={hi}")
+    a, b = lo, hi
+    while a < b:  # smallest n with count(n) >= target
+        mid = (a + b) // 2
+        if count(mid) >= target:
+            b = mid
+        else:
+            a = mid + 1
+    best = a
+    if a > lo and abs(count(a - 1) - target) <= abs(count(a) - target):
+        best = a - 1
+    return best
+
+
+__all__ = [
+    "GATES", "GATE_NAMES", "HyperTrace", "LSTMTrace", "trace_hyper_lstm", "trace_lstm", "d_change", "weight_change",
+    "gate_weight_changes", "saturation_histogram", "saturation_fraction", "colored_text_html", "change_explorer",
+    "count_parameters", "closest_size", "as_reference_hyper_lstm", "as_reference_lstm",
+]

@@ -1,0 +1,51 @@
+"""Chapter 8's checker: right answers pass, each typical mistake gets its own hint, nothing crashes."""
+
+import pytest
+import torch
+
+from lstm_edu import hyper_inspect as hi
+from lstm_edu.exercises import ch08
+
+
+def right(d, w_d):
+    return ((d[1:] - d[:-1]).pow(2) * w_d.pow(2).sum(dim=1)).sum(-1).sqrt()
+
+
+def explicit(d, w_d):  # builds every W(t): slower, also right
+    w = d[:, :, None] * w_d
+    return torch.stack([torch.linalg.norm(w[t] - w[t - 1]) for t in range(1, len(d))])
+
+
+def test_right_answers_pass(capsys):
+    assert ch08.check_weight_change(right)
+    assert ch08.check_weight_change(explicit)
+    assert ch08.check_weight_change(lambda d, w: hi.weight_change(d, w)[1:])  # the package's version
+    assert "✅" in capsys.readouterr().out
+
+
+def _stub(d, w_d):
+    raise NotImplementedError
+
+
+def _with_step0(d, w_d):
+    return torch.cat([torch.zeros(1), right(d, w_d)])
+
+
+@pytest.mark.parametrize("fn, hint", [
+    (_stub, "NotImplementedError"),
+    (_with_step0, "step 0 has no previous d"),
+    (lambda d, w: right(d, w).pow(2), "square root"),
+    (lambda d, w: (d[1:] - d[:-1]).norm(dim=-1), "the change of d alone"),
+    (lambda d, w: ((d[1:] - d[:-1])[:, : w.shape[1]].pow(2) * w.pow(2).sum(dim=0)).sum(-1).sqrt(), "row norms"),
+    (lambda d, w: ((d[1:] - d[:-1]).pow(2) * w.norm(dim=1)).sum(-1).sqrt(), "*squared*"),
+    (lambda d, w: d @ w @ d, "raised RuntimeError"),
+    (lambda d, w: right(d, w).tolist(), "got list"),
+    (lambda d, w: right(d, w)[:, None], "shape [T-1]"),
+    (lambda d, w: right(d, w) + 0.1, "wrong values"),
+    (lambda d, w: right(d.sub_(1), w), "in place"),
+    (3, "pass the function itself"),
+])
+def test_wrong_answers_get_a_hint(fn, hint, capsys):
+    assert ch08.check_weight_change(fn) is False
+    out = capsys.readouterr().out
+    assert out.startswith("❌") and hint in out
