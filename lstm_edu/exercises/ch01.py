@@ -1,0 +1,48 @@
+"""Checkers for chapter 1 (why recurrent networks forget)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from ..rnn import RNNCell
+from . import Hint, attempt, compare, run_checker
+
+
+def check_rnn_step_jacobian(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
+    r"""Check ``fn(h_t, w_hh) -> J`` where ``J = ∂h_t/∂h_{t-1} = diag(1 - h_t²) W_hh``.
+
+    ``h_t`` is one step's output ``[H]`` and ``w_hh`` is ``W_hh`` ``[H, H]``; ``J`` is ``[H, H]``
+    with ``J[j, k] = ∂h_{t,j} / ∂h_{t-1,k}``. The reference is autograd's Jacobian of a real step.
+    """
+
+    def body() -> None:
+        gen = torch.Generator().manual_seed(1)
+        H, I = 5, 3
+        torch.manual_seed(1)
+        cell = RNNCell(I, H).double()
+        x = torch.randn(1, I, generator=gen, dtype=torch.float64)
+        h_prev = torch.randn(1, H, generator=gen, dtype=torch.float64)
+        (h_t,) = cell(x, h_prev)
+        h_t = h_t[0].detach()
+        w_hh = cell.lin_h.weight.detach()
+        want = torch.autograd.functional.jacobian(lambda hp: cell(x, hp.unsqueeze(0))[0][0], h_prev[0])
+        got = attempt(fn, h_t.clone(), w_hh.clone(), what="your function")
+        if isinstance(got, torch.Tensor) and got.shape == want.shape:
+            got = got.detach().double()
+            d = 1 - h_t**2
+            if torch.allclose(got, w_hh):
+                raise Hint("you returned W_hh itself: the tanh also has a derivative, 1 - tanh(z)² = 1 - h_t²")
+            if torch.allclose(got, w_hh * d.unsqueeze(0)):
+                raise Hint("you scaled the columns of W_hh; diag(1 - h_t²) multiplies from the left, "
+                           "so it scales row j by 1 - h_{t,j}² (use (1 - h_t**2).unsqueeze(1) * w_hh)")
+            if torch.allclose(got, (w_hh * d.unsqueeze(1)).T):
+                raise Hint("you returned the transpose: entry [j, k] is ∂h_{t,j}/∂h_{t-1,k}")
+        compare("J", got, want, atol=1e-8, rtol=1e-6,
+                hint="tanh'(z) = 1 - tanh(z)² and the chain rule give diag(1 - h_t²) @ W_hh")
+
+    return run_checker("rnn_step_jacobian", body)
+
+
+__all__ = ["check_rnn_step_jacobian"]

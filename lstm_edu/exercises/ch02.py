@@ -1,0 +1,62 @@
+"""Checkers for chapter 2 (the LSTM cell)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from ..lstm import LSTMCell
+from . import Hint, attempt, compare, run_checker
+
+
+def _step(x, h, c, W, b, first="h", order="ifgo"):
+    """A step computed in a (possibly wrong) variant, to recognise common mistakes."""
+    z = (torch.cat([h, x] if first == "h" else [x, h], dim=1) @ W.T + b).chunk(4, dim=1)
+    gate = dict(zip(order, z))
+    c_t = torch.sigmoid(gate["f"]) * c + torch.sigmoid(gate["i"]) * torch.tanh(gate["g"])
+    return torch.sigmoid(gate["o"]) * torch.tanh(c_t), c_t
+
+
+def check_lstm_step_concat(fn: Callable[..., object]) -> bool:
+    r"""Check ``fn(x, h, c, W, b) -> (h_t, c_t)``: one LSTM step written with the concatenated weight.
+
+    ``x`` ``[B, I]``, ``h`` and ``c`` ``[B, H]`` (that is, :math:`h_{t-1}` and :math:`c_{t-1}`),
+    ``W`` ``[4H, H + I]`` acting on :math:`[h_{t-1}, x_t]` (``h`` first, as in the third seed),
+    ``b`` ``[4H]``; rows of ``W`` in gate order i, f, g, o. The reference is ``LSTMCell``.
+    """
+
+    def body() -> None:
+        torch.manual_seed(2)
+        B, I, H = 3, 4, 5
+        cell = LSTMCell(I, H)
+        x, h, c = torch.randn(B, I), torch.randn(B, H), torch.randn(B, H)
+        W = torch.cat([cell.lin_h.weight, cell.lin_x.weight], dim=1).detach()  # [4H, H + I]
+        b = cell.lin_h.bias.detach()
+        with torch.no_grad():
+            h_want, c_want = cell(x, h, c)
+        got = attempt(fn, x.clone(), h.clone(), c.clone(), W.clone(), b.clone(), what="your function")
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise Hint(f"return a pair (h_t, c_t), got {type(got).__name__}")
+        h_got, c_got = got
+        if isinstance(h_got, torch.Tensor) and isinstance(c_got, torch.Tensor) and h_got.shape == c_got.shape == h_want.shape:
+            if torch.allclose(h_got, c_want, atol=1e-5) and torch.allclose(c_got, h_want, atol=1e-5):
+                raise Hint("h_t and c_t are swapped: return (h_t, c_t)")
+            if torch.allclose(c_got, c_want, atol=1e-5) and not torch.allclose(h_got, h_want, atol=1e-5):
+                raise Hint("c_t is right but h_t is not: h_t = σ(o_t) ⊙ tanh(c_t), with the new c_t")
+            if torch.allclose(c_got, _step(x, h, c, W, b, first="x")[1], atol=1e-5):
+                raise Hint("you concatenated [x_t, h_{t-1}]; W's first H columns act on h_{t-1}, "
+                           "so concatenate h first: torch.cat([h, x], dim=1)")
+            for order in ("figo", "ifog", "gifo", "oifg"):
+                if torch.allclose(c_got, _step(x, h, c, W, b, order=order)[1], atol=1e-5):
+                    raise Hint(f"you split the gates in the order {', '.join(order)}; W's rows are "
+                               "in the order i, f, g, o (torch.nn.LSTM's order)")
+        compare("c_t", c_got, c_want,
+                hint="z = torch.cat([h, x], dim=1) @ W.T + b, then z.chunk(4, dim=1) gives i, f, g, o in that "
+                     "order; c_t = σ(f) ⊙ c + σ(i) ⊙ tanh(g)")
+        compare("h_t", h_got, h_want, hint="h_t = σ(o_t) ⊙ tanh(c_t)")
+
+    return run_checker("lstm_step_concat", body)
+
+
+__all__ = ["check_lstm_step_concat"]
