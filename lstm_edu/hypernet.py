@@ -1,0 +1,287 @@
+r"""Hypernetworks: a small network that generates the weights of a larger one (Ha, Dai & Le, 2016).
+
+Two things live here, both used by the book's chapter 6:
+
+- A **static** hypernetwork (the paper's section 3.1): :class:`KernelHyperNetwork` generates every
+  convolution kernel of :class:`HyperCNN` from a learned layer embedding :math:`z_j`; the same
+  generator serves every layer, so the kernels are tied through it. :class:`PlainCNN` is the same
+  network with ordinary kernels, and :func:`bars` a tiny image task (which way a bar points) to
+  train both on.
+- **Cost measurements** of the two ways to compute a dynamic weight's product :math:`W_h h`
+  (:func:`lstm_edu.explicit_matvec` builds :math:`W_h = \langle W_{hz}, z \rangle`,
+  :func:`lstm_edu.row_scaling_matvec` computes :math:`d(z) \odot (W_{hd} h)`):
+  :func:`matvec_param_counts`, :func:`time_call`, :func:`saved_bytes` and :func:`matvec_costs`.
+
+Notation: :math:`N_h` (``n_h``) the size of :math:`h`, :math:`N_z` (``n_z``) the size of the
+feature vector :math:`z`, :math:`B` the batch size.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ._checks import check_size
+from .hyper_lstm import explicit_matvec, row_scaling_matvec
+
+
+# ---------------------------------------------------------------------------------------------
+# A static hypernetwork: convolution kernels generated from layer embeddings.
+# ---------------------------------------------------------------------------------------------
+
+class KernelHyperNetwork(nn.Module):
+    r"""Generates one convolution kernel from a layer embedding :math:`z_j` (the paper's eq. 1-2).
+
+    Two linear layers. The first turns :math:`z_j` into one vector :math:`a_i` per input channel,
+    the second turns each :math:`a_i` into that input channel's slice of the kernel:
+
+    .. math::
+        a_i = W_i z_j + B_i, \quad i = 1 \dots C_{in} \qquad
+        K_j^i = \langle W_{out}, a_i \rangle + B_{out}
+
+    and :math:`K_j` is the :math:`C_{in}` slices side by side.
+
+    Args:
+        channels: input and output channels of every generated kernel (:math:`C`).
+        kernel_size: the kernel's height and width (:math:`k`).
+        n_z: size of a layer embedding (:math:`N_z`).
+        d: size of each :math:`a_i`.
+
+    Shapes: ``forward(z [N_z]) -> K [C, C, k, k]`` (``[C_out, C_in, k, k]``, as ``F.conv2d`` wants).
+    """
+
+    def __init__(self, channels: int, kernel_size: int, n_z: int, d: int):
+        super().__init__()
+        self.channels = check_size("channels", channels)
+        self.kernel_size = check_size("kernel_size", kernel_size)
+        self.n_z = check_size("n_z", n_z)
+        self.d = check_size("d", d)
+        self.w_in = nn.Linear(n_z, channels * d)  # W_i and B_i for all C_in input channels
+        self.w_out = nn.Linear(d, channels * kernel_size * kernel_size)  # W_out and B_out, shared
+        # He-style scale for the generated kernels: fan_in = C k^2, |a_i| about 1
+        with torch.no_grad():
+            nn.init.normal_(self.w_in.weight, 0.0, 1.0 / math.sqrt(n_z))
+            self.w_in.bias.zero_()
+            nn.init.normal_(self.w_out.weight, 0.0, math.sqrt(2.0 / (channels * kernel_size ** 2)) / math.sqrt(d))
+            self.w_out.bias.zero_()
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.shape != (self.n_z,):
+            raise ValueError(f"z must be one layer embedding of shape [{self.n_z}], got {list(z.shape)}")
+        c, k = self.channels, self.kernel_size
+        a = self.w_in(z).view(c, self.d)  # a_i for every input channel i: [C_in, d]
+        kernel = self.w_out(a)  # K_j^i: [C_in, C_out k k]
+        return kernel.view(c, c, k, k).transpose(0, 1)  # [C_out, C_in, k, k]
+
+
+class HyperCNN(nn.Module):
+    r"""A small CNN whose ``n_layers`` middle convolutions get their kernels from a hypernetwork.
+
+    ``stem`` (an ordinary ``Conv2d(in_channels, channels, 3)``) → ``n_layers`` residual
+    blocks ``h + relu(conv2d(h, K_j))`` with :math:`K_j` = ``hyper(z[j])`` → global average pool → ``head``.
+    The layer embeddings ``z`` (``[n_layers, N_z]``) are learned with everything else.
+
+    Shapes: ``forward(x [B, in_channels, S, S]) -> logits [B, n_classes]``.
+    """
+
+    def __init__(self, in_channels: int, channels: int, n_layers: int, n_classes: int, n_z: int = 4, d: int = 4,
+                 kernel_size: int = 3):
+        super().__init__()
+        self.stem = nn.Conv2d(in_channels, channels, kernel_size, padding=kernel_size // 2)
+        self.z = nn.Parameter(torch.randn(check_size("n_layers", n_layers), n_z))  # one z_j per layer
+        self.hyper = KernelHyperNetwork(channels, kernel_size, n_z, d)
+        self.head = nn.Linear(channels, check_size("n_classes", n_classes))
+
+    def kernels(self) -> List[torch.Tensor]:
+        """The generated kernels :math:`K_j`, one ``[C, C, k, k]`` tensor per layer."""
+        return [self.hyper(z_j) for z_j in self.z]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.stem(x))  # [B, C, S, S]
+        for kernel in self.kernels():
+            h = h + F.relu(F.conv2d(h, kernel, padding=kernel.shape[-1] // 2))  # residual: [B, C, S, S]
+        return self.head(h.amax(dim=(2, 3)))  # [B, n_classes]
+
+
+class PlainCNN(nn.Module):
+    """:class:`HyperCNN` with ordinary, independently learned kernels (the baseline).
+
+    Shapes: ``forward(x [B, in_channels, S, S]) -> logits [B, n_classes]``.
+    """
+
+    def __init__(self, in_channels: int, channels: int, n_layers: int, n_classes: int, kernel_size: int = 3):
+        super().__init__()
+        pad = kernel_size // 2
+        self.stem = nn.Conv2d(in_channels, channels, kernel_size, padding=pad)
+        self.convs = nn.ModuleList([nn.Conv2d(channels, channels, kernel_size, padding=pad, bias=False)
+                                    for _ in range(check_size("n_layers", n_layers))])
+        self.head = nn.Linear(channels, check_size("n_classes", n_classes))
+
+    def kernels(self) -> List[torch.Tensor]:
+        return [conv.weight for conv in self.convs]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.stem(x))
+        for conv in self.convs:
+            h = h + F.relu(conv(h))  # residual, as in HyperCNN
+        return self.head(h.amax(dim=(2, 3)))
+
+
+BAR_CLASSES = ("horizontal", "vertical", "diagonal \\", "diagonal /")
+
+
+def bars(n: int, size: int = 12, length: int = 5, noise: float = 0.3,
+         generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    """A toy image task: each image holds one bar of ``length`` pixels at a random place plus noise.
+
+    The label says which way the bar points, one of :data:`BAR_CLASSES`.
+
+    Returns ``(images [n, 1, size, size], labels [n])``.
+    """
+    check_size("n", n)
+    if length > size:
+        raise ValueError(f"length ({length}) must be at most size ({size})")
+    g = generator
+    labels = torch.randint(0, 4, (n,), generator=g)
+    images = noise * torch.randn(n, 1, size, size, generator=g)
+    starts = torch.randint(0, size - length + 1, (n, 2), generator=g)
+    steps = torch.arange(length)
+    for b in range(n):
+        r, c = starts[b].tolist()
+        label = int(labels[b])
+        if label == 0:  # horizontal: fixed row, columns run
+            rows, cols = torch.full_like(steps, r), c + steps
+        elif label == 1:  # vertical
+            rows, cols = r + steps, torch.full_like(steps, c)
+        elif label == 2:  # "\": both grow
+            rows, cols = r + steps, c + steps
+        else:  # "/": rows grow, columns shrink
+            rows, cols = r + steps, c + length - 1 - steps
+        images[b, 0, rows, cols] += 1.0
+    return images, labels
+
+
+def count_parameters(module: nn.Module) -> int:
+    """The number of trainable numbers in ``module``."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+# ---------------------------------------------------------------------------------------------
+# The explicit dynamic weight against row scaling: what each costs.
+# ---------------------------------------------------------------------------------------------
+
+def matvec_param_counts(n_h: int, n_z: int) -> Dict[str, int]:
+    r"""Parameters needed to generate one :math:`N_h \times N_h` dynamic weight from :math:`z`.
+
+    - explicit: :math:`W_{hz}`, :math:`N_h \cdot N_h \cdot N_z`;
+    - row scaling: :math:`W_{hd}` (:math:`N_h \cdot N_h`) and :math:`W_{dz}` (:math:`N_h \cdot N_z`).
+    """
+    check_size("n_h", n_h)
+    check_size("n_z", n_z)
+    return {"explicit": n_h * n_h * n_z, "row_scaling": n_h * n_h + n_h * n_z}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_call(fn: Callable[[], object], repeats: int = 5, warmup: int = 1,
+              device: Optional[torch.device] = None) -> float:
+    """Seconds one call of ``fn()`` takes: the fastest of ``repeats`` timed calls after ``warmup``.
+
+    The minimum is the least noisy estimate on a shared machine (other work only ever adds time).
+    On CUDA the device is synchronised around each call.
+    """
+    device = torch.device("cpu") if device is None else torch.device(device)
+    for _ in range(warmup):
+        fn()
+    best = math.inf
+    for _ in range(check_size("repeats", repeats)):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def saved_bytes(fn: Callable[[], torch.Tensor], exclude: Iterable[torch.Tensor] = ()) -> int:
+    """Bytes of the tensors autograd keeps for the backward pass while ``fn()`` runs forward.
+
+    This is the activation memory a training step holds between forward and backward; it is
+    measured by recording every tensor autograd saves (``torch.autograd.graph.saved_tensors_hooks``),
+    each storage counted once. Storages of the tensors in ``exclude`` (the parameters, which exist
+    anyway) are not counted.
+    """
+    skip = {t.untyped_storage().data_ptr() for t in exclude}
+    seen: Dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in skip:
+            seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return sum(seen.values())
+
+
+def matvec_costs(n_h: int, n_z: int, batch_size: int, repeats: int = 3,
+                 device: Optional[torch.device] = None, seed: int = 0) -> Dict[str, float]:
+    r"""Measure :math:`W_h h` computed both ways for one size: parameters, memory and time.
+
+    Builds random :math:`W_{hd}` ``[N_h, N_h]``, :math:`W_{dz}` ``[N_h, N_z]`` and the equivalent
+    :math:`W_{hz}` ``[N_h, N_h, N_z]`` (so both forms compute the same numbers), a batch of
+    ``z [B, N_z]`` and ``h [B, N_h]``, and times forward + backward of each form.
+
+    Returns a dict with, for ``form`` in ``explicit`` and ``row_scaling``: ``{form}_params`` (count),
+    ``{form}_param_bytes``, ``{form}_saved_bytes`` (activation memory held for backward, see
+    :func:`saved_bytes`), ``{form}_seconds`` (one forward + backward), and ``max_abs_diff``
+    between the two results.
+    """
+    from .hyper_lstm import weight_tensor_from_row_scaling
+
+    device = torch.device("cpu") if device is None else torch.device(device)
+    g = torch.Generator().manual_seed(seed)
+    w_hd = (torch.randn(n_h, n_h, generator=g) / math.sqrt(n_h)).to(device).requires_grad_()
+    w_dz = (torch.randn(n_h, n_z, generator=g) / math.sqrt(n_z)).to(device).requires_grad_()
+    w_hz = weight_tensor_from_row_scaling(w_hd.detach(), w_dz.detach()).requires_grad_()
+    z = torch.randn(batch_size, n_z, generator=g).to(device)
+    h = torch.randn(batch_size, n_h, generator=g).to(device).requires_grad_()
+
+    def explicit() -> torch.Tensor:
+        return explicit_matvec(w_hz, z, h)
+
+    def row_scaling() -> torch.Tensor:
+        return row_scaling_matvec(w_hd, w_dz, z, h)
+
+    out: Dict[str, float] = {}
+    with torch.no_grad():
+        out["max_abs_diff"] = (explicit() - row_scaling()).abs().max().item()
+    for name, fn, params in (("explicit", explicit, [w_hz]), ("row_scaling", row_scaling, [w_hd, w_dz])):
+        out[f"{name}_params"] = sum(p.numel() for p in params)
+        out[f"{name}_param_bytes"] = sum(p.numel() * p.element_size() for p in params)
+        out[f"{name}_saved_bytes"] = saved_bytes(fn, exclude=params + [h, z])
+        out[f"{name}_seconds"] = time_call(lambda: fn().sum().backward(), repeats=repeats, device=device)
+    return out
+
+
+__all__ = [
+    "BAR_CLASSES",
+    "HyperCNN",
+    "KernelHyperNetwork",
+    "PlainCNN",
+    "bars",
+    "count_parameters",
+    "matvec_costs",
+    "matvec_param_counts",
+    "saved_bytes",
+    "time_call",
+]
