@@ -1,0 +1,68 @@
+"""Every chapter is stored executed: the book is built from these outputs, never re-run.
+
+For each notebook in the table of contents: every code cell ran, in order, in one fresh kernel
+(execution counts 1, 2, 3, ...), no output is an error (except in cells tagged
+``raises-exception``), and when a cell displays a widget the notebook saved the widget state the
+built page needs to draw it. Fix a failure with ``make execute NB=book/NN_name.ipynb``.
+"""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+import booktoc
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+ENTRIES = booktoc.entries()
+
+
+def test_toc_pages_exist():
+    missing = [e for e in ENTRIES if booktoc.resolve(e) is None]
+    assert not missing, f"the table of contents lists pages that do not exist: {missing}"
+
+
+def _notebooks():
+    return [e for e in ENTRIES if (p := booktoc.resolve(e)) is not None and p.suffix == ".ipynb"]
+
+
+def _code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+
+
+@pytest.mark.parametrize("entry", _notebooks())
+def test_every_code_cell_ran_in_order(entry):
+    nb = nbformat.read(booktoc.resolve(entry), as_version=4)
+    counts = [c.execution_count for c in _code_cells(nb)]
+    assert counts, "a chapter with no code"
+    unrun = [i for i, n in enumerate(counts) if n is None]
+    assert not unrun, f"code cells {unrun} (0-based, among code cells) were never executed"
+    assert counts == list(range(1, len(counts) + 1)), (
+        f"execution counts {counts}: not one top-to-bottom run in a fresh kernel; run `make execute NB=...`")
+
+
+@pytest.mark.parametrize("entry", _notebooks())
+def test_no_error_outputs(entry):
+    nb = nbformat.read(booktoc.resolve(entry), as_version=4)
+    errors = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or "raises-exception" in cell.metadata.get("tags", []):
+            continue
+        for out in cell.outputs:
+            if out.output_type == "error":
+                errors.append(f"cell {i}: {out.ename}: {out.evalue}")
+            elif out.output_type == "stream" and "Traceback (most recent call last)" in out.text:
+                errors.append(f"cell {i}: a traceback printed to {out.name}")
+    assert not errors, "stored outputs contain errors:\n" + "\n".join(errors)
+
+
+@pytest.mark.parametrize("entry", _notebooks())
+def test_widget_state_saved(entry):
+    nb = nbformat.read(booktoc.resolve(entry), as_version=4)
+    views = [out.data[WIDGET_VIEW]["model_id"] for c in nb.cells if c.cell_type == "code"
+             for out in c.outputs if WIDGET_VIEW in out.get("data", {})]
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    missing = [m for m in views if m not in state]
+    assert not missing, (f"{len(missing)} of {len(views)} displayed widgets have no saved state, so the "
+                         "built page would show nothing; run `make execute NB=...` (it stores widget state)")

@@ -1,0 +1,111 @@
+"""Execute the book's notebooks in a fresh kernel and store outputs and widget state in place.
+
+    python tools/execute.py                                  # every notebook in _toc.yml
+    python tools/execute.py book/02_lstm_cell.ipynb --size quick --device cpu
+    make execute NB="book/02_lstm_cell.ipynb" SIZE=full DEVICE=cuda
+
+Each notebook runs top to bottom in a new kernel started in the notebook's folder, with
+``LSTM_EDU_SIZE`` and ``LSTM_EDU_DEVICE`` set from ``--size`` and ``--device``; the notebook's own
+settings cell seeds the generators (``settings.seed_everything(0)``), so checked outputs reproduce
+on the same device. The saved widget state lets the built book render widgets without a kernel.
+A notebook whose run raises (outside cells tagged ``raises-exception``) is left untouched and the
+script exits 1.
+
+Only nbformat, nbclient and ipykernel are needed (no Jupyter server, no nbconvert, no PyYAML), so it
+also runs on a GPU machine that has torch but no Jupyter: see tools/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import booktoc  # noqa: E402
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def widget_views(nb) -> list[str]:
+    """The model ids of the widget views the notebook's outputs display."""
+    ids = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get(WIDGET_VIEW)
+            if view:
+                ids.append(view["model_id"])
+    return ids
+
+
+def execute(path: Path, timeout: int, kernel: str) -> float:
+    """Run ``path`` in a fresh kernel and write it back; return the seconds it took."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=kernel,
+        resources={"metadata": {"path": str(path.parent)}},  # the kernel's working directory
+        store_widget_state=True,
+        record_timing=False,  # no per-cell timestamps: they would change on every run
+    )
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    views = widget_views(nb)
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    missing = [v for v in views if v not in state]
+    if missing:
+        raise RuntimeError(f"{path}: widget state not saved for {len(missing)} of {len(views)} widget views")
+    nbformat.write(nb, path)
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook in the toc")
+    ap.add_argument("--size", choices=["quick", "full"], help="LSTM_EDU_SIZE for the kernel (default: unset, "
+                    "which means full on a CUDA machine and quick otherwise)")
+    ap.add_argument("--device", help="LSTM_EDU_DEVICE for the kernel: cpu, cuda, cuda:1, ... (default: auto)")
+    ap.add_argument("--toc", help="table of contents (default: $BOOK_TOC or _toc.yml)")
+    ap.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default 3600)")
+    ap.add_argument("--kernel", default="python3", help="kernel name (default python3: this interpreter)")
+    args = ap.parse_args(argv)
+
+    if args.size:
+        os.environ["LSTM_EDU_SIZE"] = args.size
+    if args.device:
+        os.environ["LSTM_EDU_DEVICE"] = args.device
+    paths = [p.resolve() for p in args.notebooks] if args.notebooks else booktoc.notebooks(args.toc)
+    print(f"LSTM_EDU_SIZE={os.environ.get('LSTM_EDU_SIZE', '(auto)')} "
+          f"LSTM_EDU_DEVICE={os.environ.get('LSTM_EDU_DEVICE', '(auto)')}", flush=True)
+    failed = []
+    for path in paths:
+        print(f"{path.relative_to(booktoc.ROOT) if path.is_relative_to(booktoc.ROOT) else path} ...", end=" ", flush=True)
+        try:
+            seconds = execute(path, args.timeout, args.kernel)
+        except CellExecutionError as e:
+            print("FAILED (notebook left unchanged)")
+            print(str(e)[-3000:], file=sys.stderr)
+            failed.append(path)
+            continue
+        except RuntimeError as e:
+            print(f"FAILED: {e}")
+            failed.append(path)
+            continue
+        print(f"{seconds:.1f} s", flush=True)
+    if failed:
+        print(f"{len(failed)} notebook(s) failed: {', '.join(p.name for p in failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
