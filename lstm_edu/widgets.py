@@ -27,20 +27,20 @@ from typing import Dict
 
 #: The order and labels of the quantities every view shows.
 QUANTITIES = (
-    ("sigma_f", "σ(f_t)  forget gate"),
-    ("sigma_i", "σ(i_t)  input gate"),
-    ("tanh_g", "tanh(g_t)  candidate"),
-    ("sigma_o", "σ(o_t)  output gate"),
-    ("c", "c_t  cell state"),
-    ("h", "h_t  hidden state"),
+    ("sigma_f", "σ(fₜ)  forget gate"),
+    ("sigma_i", "σ(iₜ)  input gate"),
+    ("tanh_g", "tanh(gₜ)  candidate"),
+    ("sigma_o", "σ(oₜ)  output gate"),
+    ("c", "cₜ  cell state"),
+    ("h", "hₜ  hidden state"),
 )
-#: The sliders: (name, label, min, max, start).
+#: The sliders: (name, label, min, max, start); labels use Unicode subscripts (they are not typeset as math).
 SLIDERS = (
-    ("f", "f_t", -6.0, 6.0, 2.0),
-    ("i", "i_t", -6.0, 6.0, 0.0),
-    ("g", "g_t", -6.0, 6.0, 1.0),
-    ("o", "o_t", -6.0, 6.0, 1.0),
-    ("c_prev", "c_{t-1}", -3.0, 3.0, 1.0),
+    ("f", "fₜ", -6.0, 6.0, 2.0),
+    ("i", "iₜ", -6.0, 6.0, 0.0),
+    ("g", "gₜ", -6.0, 6.0, 1.0),
+    ("o", "oₜ", -6.0, 6.0, 1.0),
+    ("c_prev", "cₜ₋₁", -3.0, 3.0, 1.0),
 )
 # The bars span [-SCALE, SCALE]; |c_t| <= |c_{t-1}| + 1 <= 4 with the sliders above.
 _SCALE = {"sigma_f": 1.0, "sigma_i": 1.0, "tanh_g": 1.0, "sigma_o": 1.0, "c": 4.0, "h": 1.0}
@@ -180,7 +180,7 @@ def gate_explorer_html() -> str:
 def plot_gate_values(ax, values: Dict[str, float], title: str = "") -> None:
     """A static bar chart of :func:`gate_values`' output on the matplotlib axes ``ax``."""
     keys = [k for k, _ in QUANTITIES]
-    labels = ["σ(f_t)", "σ(i_t)", "tanh(g_t)", "σ(o_t)", "c_t", "h_t"]
+    labels = ["σ(fₜ)", "σ(iₜ)", "tanh(gₜ)", "σ(oₜ)", "cₜ", "hₜ"]
     vals = [values[k] for k in keys]
     ax.bar(labels, vals, color=["#1f77b4" if v >= 0 else "#d62728" for v in vals])
     ax.axhline(0, color="black", linewidth=0.8)
