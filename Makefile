@@ -24,7 +24,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 JB_FLAGS := -W -n --keep-going $(if $(filter-out _toc.yml,$(TOC)),--toc $(TOC))
 
-.PHONY: help env web book test test-package test-nbval test-browser chromium execute clean
+.PHONY: help env web book test test-package test-nbval test-browser chromium execute wheels clean
 
 help:
 	@sed -n '2,6p' Makefile | sed 's/^# *//'
@@ -77,6 +77,15 @@ test-browser: $(ENV_STAMP) chromium
 # --- execute chapters and store their outputs ------------------------------------------------------
 execute: $(ENV_STAMP)
 	$(PY) tools/execute.py --size $(SIZE) $(if $(DEVICE),--device $(DEVICE)) $(NB)
+
+# Wheels for running tools/execute.py on a machine with python3 + torch but no Jupyter (tools/README.md).
+WHEELS_PYTHON ?= 3.12
+WHEELS_PLATFORMS := $(foreach p,manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64 manylinux1_x86_64,--platform $(p))
+wheels: $(ENV_STAMP)
+	rm -rf .whl && mkdir -p .whl
+	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version $(WHEELS_PYTHON) --implementation cp \
+	  $(WHEELS_PLATFORMS) -d .whl -r tools/gpu-wheels.txt
+	@ls .whl | wc -l | xargs echo "wheels in .whl/:"; du -sh .whl
 
 clean:
 	rm -rf _build web/vendor web/node_modules
