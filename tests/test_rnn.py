@@ -1,11 +1,13 @@
 """The plain RNN against torch.nn.RNN, and the gradient helpers against autograd and hand-made Jacobians."""
 
+import math
+
 import pytest
 import torch
 from torch import nn
 
 from lstm_edu import LSTM
-from lstm_edu.gradients import initial_state_gradient_norms, readout_vector, rnn_gradient_by_jacobians
+from lstm_edu.gradients import factor_per_step, initial_state_gradient_norms, readout_vector, rnn_gradient_by_jacobians
 from lstm_edu.rnn import RNN, RNNCell, rnn_step_jacobian, set_spectral_radius, spectral_radius
 
 
@@ -99,3 +101,13 @@ def test_vanishing_and_exploding_regimes():
     l = initial_state_gradient_norms(large, x, distances=[1, 40])["h"].median(dim=1).values
     assert s[1] < 1e-6 * s[0]
     assert l[1] > 10 * l[0]  # grows (tanh saturation slows the growth, so only a factor of 10 is asked)
+
+
+def test_factor_per_step():
+    assert abs(factor_per_step([1, 2, 3, 4], torch.tensor([1.0, 0.5, 0.25, 0.125])) - 0.5) < 1e-12
+    # underflowed zeros are left out: the rate comes from the last positive norm
+    assert abs(factor_per_step([1, 3, 5, 7], torch.tensor([8.0, 2.0, 0.5, 0.0])) - 0.5) < 1e-12
+    assert abs(factor_per_step([0, 10], torch.tensor([1.0, 1024.0])) - 2 ** 1) < 1e-12
+    assert math.isnan(factor_per_step([1, 2], torch.tensor([0.0, 0.0])))
+    with pytest.raises(ValueError):
+        factor_per_step([1, 2, 3], torch.tensor([1.0, 2.0]))
