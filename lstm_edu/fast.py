@@ -1,0 +1,355 @@
+r"""Fast drop-in versions of :class:`lstm_edu.LSTM` and :class:`lstm_edu.HyperLSTM`.
+
+``FastLSTM`` and ``FastHyperLSTM`` are subclasses with the same constructor, the same parameters
+(so the same ``state_dict``), the same ``forward(x, state=None)``, the same state convention and
+the same input checks as the references. They compute the same numbers (to rounding) and the same
+gradients, faster. Chapter 9 of the book builds them up one step at a time; the ideas are:
+
+1. **Work on a whole layer over the whole sequence.** The reference runs "for each step, for each
+   layer, call the cell". Layer ``l`` at step ``t`` only needs layer ``l-1`` at step ``t``, so we can
+   instead run layer 0 over all steps, then layer 1 over all steps, and so on. Everything that does
+   not depend on the recurrence can then be computed for all steps at once.
+2. **Input projections for all steps in one matmul.** ``W_x x_t`` does not depend on ``h_{t-1}``:
+   ``X [T*B, I] @ W_x^T`` is one large, efficient matrix multiply instead of ``T`` small ones.
+3. **All gates in one matmul.** ``W_h`` of the four gates stacked ``[4H, H]``: one ``h @ W_h^T`` per
+   step (the references already do this for the LSTM; the HyperLSTM reference does four).
+4. **Fused elementwise work.** Fewer, larger elementwise operations per step (each PyTorch call
+   costs a few microseconds of overhead however small the tensor).
+5. **A hand-written backward** (a ``torch.autograd.Function`` over the whole sequence, for the
+   LSTM): the backward loop only carries ``dh`` and ``dc`` through time; every weight gradient is
+   then one large matmul over all steps, instead of ``T`` small ones that autograd would do.
+
+On a GPU the same code runs; ``FastLSTM.compile_pointwise`` (off by default, and only used on
+CUDA) compiles the per-step elementwise function with ``torch.compile`` so it becomes one kernel.
+It has not been measured in this edition of the book (no GPU was available).
+
+Shapes use ``T`` = n_steps, ``B`` = batch_size, ``I`` = input_size, ``H`` = hidden_size,
+``K`` = hyper_size, ``Z`` = n_z.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
+
+from .hyper_lstm import HyperLSTM, HyperLSTMCell
+from .lstm import LSTM
+from .stack import State
+
+# ---------------------------------------------------------------------------------------------
+# FastLSTM: one autograd.Function per layer, forward and backward over the whole sequence.
+# ---------------------------------------------------------------------------------------------
+
+
+def lstm_pointwise(gates: torch.Tensor, c: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+    r"""The elementwise part of one LSTM step, from the pre-activations ``gates [B, 4H]``.
+
+    .. math::
+        c_t = \sigma(f) \odot c_{t-1} + \sigma(i) \odot \tanh(g), \qquad h_t = \sigma(o) \odot \tanh(c_t)
+
+    Returns ``(h, c, act, tanh_c)``: ``h``, ``c`` and ``tanh_c`` ``[B, H]``; ``act [B, 4H]`` holds
+    :math:`\sigma(i), \sigma(f), \tanh(g), \sigma(o)` (kept for the backward pass).
+    """
+    act = torch.sigmoid(gates)  # [B, 4H]; the g quarter is overwritten just below
+    H = c.shape[-1]
+    act[:, 2 * H:3 * H] = torch.tanh(gates[:, 2 * H:3 * H])
+    i, f, g, o = act.chunk(4, dim=1)  # [B, H] each
+    c = torch.addcmul(f * c, i, g)  # c_t = f ⊙ c_{t-1} + i ⊙ g
+    tanh_c = torch.tanh(c)
+    h = o * tanh_c  # h_t = o ⊙ tanh(c_t)
+    return h, c, act, tanh_c
+
+
+class LSTMLayerFunction(torch.autograd.Function):
+    r"""One LSTM layer over a whole sequence, with a hand-written backward.
+
+    ``forward(x [T, B, I], w_x [4H, I], w_h [4H, H], b [4H], h0 [B, H], c0 [B, H])
+    -> (out [T, B, H], c_T [B, H])``; ``out[-1]`` is ``h_T``.
+    """
+
+    # Which elementwise function the forward loop calls (``FastLSTM.compile_pointwise`` swaps in
+    # a compiled one on CUDA).
+    pointwise = staticmethod(lstm_pointwise)
+
+    @staticmethod
+    def forward(ctx, x, w_x, w_h, b, h0, c0):
+        T, B, I = x.shape
+        H = w_h.shape[1]
+        # (2) input projections of all steps at once, bias included: [T, B, 4H]
+        gx = torch.addmm(b, x.reshape(T * B, I), w_x.t()).view(T, B, 4 * H)
+        w_h_t = w_h.t()  # [H, 4H]
+        h, c = h0, c0
+        hs, cs, acts, tanh_cs = [], [], [], []
+        for t in range(T):
+            # (3) all four gates in one matmul: gates = W_x x_t + b + W_h h_{t-1}, [B, 4H]
+            gates = torch.addmm(gx[t], h, w_h_t)
+            # (4) the elementwise update
+            h, c, act, tanh_c = LSTMLayerFunction.pointwise(gates, c)
+            hs.append(h), cs.append(c), acts.append(act), tanh_cs.append(tanh_c)
+        out = torch.stack(hs)  # [T, B, H]
+        c_all = torch.stack([c0] + cs)  # [T+1, B, H]: c_0 ... c_T
+        ctx.save_for_backward(x, w_x, w_h, h0, out, c_all, torch.stack(acts), torch.stack(tanh_cs))
+        return out, c_all[-1]
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_out, d_cT):
+        r"""Backpropagation through time, carrying only ``dh`` and ``dc`` in the loop.
+
+        With :math:`a = (\sigma(i), \sigma(f), \tanh(g), \sigma(o))` stored from the forward pass:
+
+        .. math::
+            dc_t &= dc_{t+1} \odot \sigma(f_{t+1}) + dh_t \odot \sigma(o_t)(1 - \tanh^2 c_t)\\
+            d\,\mathrm{gates}_t &= \big(dc_t\, \tanh(g_t)\,\sigma'(i_t),\; dc_t\, c_{t-1}\,\sigma'(f_t),\;
+                dc_t\, \sigma(i_t)\,(1-\tanh^2 g_t),\; dh_t \tanh(c_t)\,\sigma'(o_t)\big)\\
+            dh_{t-1} &= d\mathrm{out}_{t-1} + d\,\mathrm{gates}_t\, W_h
+
+        Every factor that does not involve ``dh`` or ``dc`` is computed for all steps at once
+        before the loop; the weight gradients are one matmul each after it.
+        """
+        x, w_x, w_h, h0, out, c_all, act, tanh_c = ctx.saved_tensors
+        T, B, I = x.shape
+        H = w_h.shape[1]
+        i, f, g, o = act.chunk(4, dim=2)  # [T, B, H] each
+        # Factors for all steps at once (vectorised over T)
+        dc_from_dh = o * (1 - tanh_c * tanh_c)  # ∂c-path of h_t = o ⊙ tanh(c_t): [T, B, H]
+        k_i = g * i * (1 - i)  # dgate_i = dc ⊙ k_i
+        k_f = c_all[:-1] * f * (1 - f)  # dgate_f = dc ⊙ k_f
+        k_g = i * (1 - g * g)  # dgate_g = dc ⊙ k_g
+        k_ifg = torch.stack([k_i, k_f, k_g], dim=2)  # [T, B, 3, H]
+        k_o = tanh_c * o * (1 - o)  # dgate_o = dh ⊙ k_o: [T, B, H]
+
+        d_gates = x.new_empty(T, B, 4 * H)  # [T, B, 4H]
+        dh = d_out[T - 1].clone()  # dh_T: the loss's gradient through out[-1] (= h_T)
+        dc = d_cT.clone()
+        for t in range(T - 1, -1, -1):
+            dc = torch.addcmul(dc, dh, dc_from_dh[t])  # dc_t
+            dg = d_gates[t]  # [B, 4H], a view we fill in place
+            torch.mul(k_ifg[t], dc.unsqueeze(1), out=dg[:, :3 * H].view(B, 3, H))
+            torch.mul(k_o[t], dh, out=dg[:, 3 * H:])
+            dc = dc * f[t]  # dc_{t-1} through c_t = f ⊙ c_{t-1} + ...
+            # dh_{t-1} = dout_{t-1} + dgates_t W_h  (for t = 0 this is dh_0, no dout term)
+            dh = torch.addmm(d_out[t - 1], dg, w_h) if t > 0 else dg @ w_h
+        # (5) weight gradients: one matmul each over all T*B rows
+        dG = d_gates.view(T * B, 4 * H)
+        h_prev = torch.cat([h0.unsqueeze(0), out[:-1]]).view(T * B, H)  # h_{t-1} for every t
+        d_w_h = dG.t() @ h_prev  # [4H, H]
+        d_w_x = dG.t() @ x.reshape(T * B, I)  # [4H, I]
+        d_b = dG.sum(0)  # [4H]
+        d_x = (dG @ w_x).view(T, B, I)
+        return d_x, d_w_x, d_w_h, d_b, dh, dc
+
+
+class FastLSTM(LSTM):
+    """:class:`lstm_edu.LSTM` with the same parameters and results, run layer by layer over the
+    whole sequence with :class:`LSTMLayerFunction` (hand-written backward).
+
+    Shapes: as :class:`lstm_edu.LSTM`: ``forward(x [T, B, I], state=None) -> (out [T, B, H], (h, c))``,
+    states ``[n_layers, B, H]`` (or ``[B, H]`` when ``n_layers == 1``).
+    """
+
+    def forward(self, x: torch.Tensor, state: Optional[Sequence[torch.Tensor]] = None) -> Tuple[torch.Tensor, State]:
+        x = self.check_input(x)
+        states, unstacked = self.initial_state(x, state)  # per layer (h0, c0), each [B, H]
+        inp = x
+        if x.shape[0] > 0:
+            for layer, cell in enumerate(self.cells):
+                h0, c0 = states[layer]
+                inp, c_T = LSTMLayerFunction.apply(
+                    inp, cell.lin_x.weight, cell.lin_h.weight, cell.lin_h.bias, h0, c0)  # [T, B, H]
+                states[layer] = (inp[-1], c_T)
+        _, final = self.finish(x, [], states, unstacked)  # the reference's state convention
+        out = inp if x.shape[0] > 0 else x.new_zeros(0, x.shape[1], self.hidden_size)
+        return out, final
+
+    @staticmethod
+    def compile_pointwise(enable: bool = True) -> bool:
+        """GPU only (untested in this edition): compile the per-step elementwise function with
+        ``torch.compile`` so that it runs as one fused kernel. Returns whether it is enabled; does
+        nothing (returns ``False``) without CUDA and Triton."""
+        LSTMLayerFunction.pointwise = staticmethod(lstm_pointwise)
+        if enable and torch.cuda.is_available():
+            try:
+                import triton  # noqa: F401
+            except ImportError:
+                return False
+            LSTMLayerFunction.pointwise = staticmethod(torch.compile(lstm_pointwise, dynamic=False))
+            return True
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# FastHyperLSTM: the same idea with the HyperLSTM's matrices packed together; autograd backward.
+# ---------------------------------------------------------------------------------------------
+
+
+class PackedHyperCell:
+    r"""A :class:`lstm_edu.HyperLSTMCell`'s parameters packed for whole-sequence work.
+
+    Packing (``torch.cat``/``torch.stack``) is differentiable, so gradients flow back to the cell's
+    own parameters; it is redone on every forward call (it costs a copy of the weights, small next
+    to a sequence).
+
+    - ``w_x_all [4H + 4K, I]``: the four ``W_x^k`` and the hyper cell's x-columns: every
+      input projection of every step in one matmul.
+    - ``b_x_all [4H + 4K]``: zeros for the main cell (its bias is :math:`d_b`), the hyper cell's bias.
+    - ``w_h_all [4H + 4K, H]``: the four ``W_h^k`` and the hyper cell's ``h_{t-1}``-columns: the
+      one matmul per step that reads ``h_{t-1}``.
+    - ``w_hh [4K, K]``: the hyper cell's recurrent weight (reads :math:`\hat h_{t-1}`).
+    - ``w_z [12Z, K]``, ``b_z [12Z]``: ``z_h, z_x, z_b`` of all four gates in one matmul.
+    - ``w_d [12, Z, H]``, ``b_d [12, 1, H]``: the twelve ``d`` maps (``d_h``, ``d_x``, ``d_b`` per gate)
+      as one batched matmul (``torch.baddbmm``); only ``d_b`` has a bias.
+    - ``ln_w, ln_b [4, 1, H]``, ``ln_c_w, ln_c_b [H]``: the main cell's layer norms (or ``None``).
+    - ``hyper_ln_w, hyper_ln_b [4, K]``, ``hyper_ln_c_w, hyper_ln_c_b [K]``: the hyper cell's.
+    """
+
+    def __init__(self, cell: HyperLSTMCell):
+        H, K = cell.hidden_size, cell.hyper_size
+        hyper = cell.hyper
+        ref = cell.w_h[0]
+        self.H, self.K, self.Z = H, K, cell.n_z
+        self.w_x_all = torch.cat([*cell.w_x, hyper.lin_x.weight[:, H:]])
+        self.b_x_all = torch.cat([ref.new_zeros(4 * H), hyper.lin_h.bias])
+        self.w_h_all = torch.cat([*cell.w_h, hyper.lin_x.weight[:, :H]])
+        self.w_hh = hyper.lin_h.weight
+        self.w_z = torch.cat([cell.z_h.weight, cell.z_x.weight, cell.z_b.weight])
+        self.b_z = torch.cat([cell.z_h.bias, cell.z_x.bias, ref.new_zeros(4 * cell.n_z)])
+        self.w_d = torch.stack([lin.weight.t() for lin in (*cell.d_h, *cell.d_x, *cell.d_b)])
+        self.b_d = torch.cat([ref.new_zeros(8, H), torch.stack([lin.bias for lin in cell.d_b])]).unsqueeze(1)
+        self.hyper_ln_w = torch.stack([ln.weight for ln in hyper.layer_norm])
+        self.hyper_ln_b = torch.stack([ln.bias for ln in hyper.layer_norm])
+        self.hyper_ln_c = hyper.layer_norm_c
+        self.hyper_eps = hyper.layer_norm[0].eps
+        self.layer_norm = isinstance(cell.layer_norm_c, torch.nn.LayerNorm)
+        if self.layer_norm:
+            self.ln_w = torch.stack([ln.weight for ln in cell.layer_norm]).unsqueeze(1)
+            self.ln_b = torch.stack([ln.bias for ln in cell.layer_norm]).unsqueeze(1)
+            self.ln_c = cell.layer_norm_c
+            self.eps = cell.layer_norm[0].eps
+
+
+class WeightTape:
+    r"""A weight used once per step, whose gradient is computed once per sequence.
+
+    Autograd would compute :math:`dW \mathrel{+}= x_t^	op dy_t` at every step: ``T`` small,
+    inefficient matmuls (``B`` rows each) and ``T`` additions. The tape instead records every
+    step's input ``x_t`` (forward) and output gradient ``dy_t`` (backward) and computes
+    :math:`dW = X^	op dY` with ``X [T*B, in]`` and ``dY [T*B, out]``: one large matmul.
+
+    ``tape = WeightTape(w)`` with ``w [in, out]``; ``tape.matmul(x)`` is ``x @ w`` for ``x [B, in]``.
+    The weight gradient arrives through ``_TapeStart``, an identity on ``w`` whose backward the
+    autograd engine runs only after the backward of every ``tape.matmul`` that used it.
+    """
+
+    def __init__(self, w: torch.Tensor):
+        self.xs: List[torch.Tensor] = []
+        self.dys: List[Optional[torch.Tensor]] = []
+        self.w = _TapeStart.apply(w, self)
+
+    def matmul(self, x: torch.Tensor) -> torch.Tensor:
+        self.xs.append(x)
+        self.dys.append(None)
+        return _TapedMatmul.apply(x, self.w, self, len(self.xs) - 1)
+
+
+class _TapeStart(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, w, tape):
+        ctx.tape = tape
+        return w.view_as(w)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        tape = ctx.tape
+        d_w = torch.cat(tape.xs).t() @ torch.cat(tape.dys)  # [in, out]: X^T dY
+        tape.dys = [None] * len(tape.xs)  # ready for another backward (retain_graph=True)
+        return d_w, None
+
+
+class _TapedMatmul(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, w, tape, t):
+        ctx.save_for_backward(w)
+        ctx.tape, ctx.t = tape, t
+        return x @ w
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, dy):
+        (w,) = ctx.saved_tensors
+        ctx.tape.dys[ctx.t] = dy  # recorded; dW is computed once, in _TapeStart.backward
+        return dy @ w.t(), None, None, None
+
+
+def hyper_layer(p: PackedHyperCell, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
+                h_hat: torch.Tensor, c_hat: torch.Tensor) -> Tuple[torch.Tensor, State]:
+    r"""One HyperLSTM layer over a whole sequence: ``x [T, B, I]`` -> ``out [T, B, H]`` and the
+    final ``(h, c, h_hat, c_hat)``.
+
+    Per step, gate :math:`k`: :math:`LN_k(d_h^k \odot (W_h^k h_{t-1}) + d_x^k \odot (W_x^k x_t) + d_b^k)`,
+    computed for the four gates at once in a gate-major layout ``[4, B, H]``.
+    """
+    T, B, I = x.shape
+    H, K = p.H, p.K
+    # All input projections of all steps in one matmul: [T, B, 4H + 4K]
+    gx = torch.addmm(p.b_x_all, x.reshape(T * B, I), p.w_x_all.t()).view(T, B, 4 * H + 4 * K)
+    gx_main, gx_hyper = gx.split([4 * H, 4 * K], dim=2)
+    # Per-step views made once with unbind (indexing x[t] inside the loop would make autograd
+    # build a zero tensor of the whole sequence's size for every step's gradient).
+    wx = gx_main.reshape(T, B, 4, H).transpose(1, 2).contiguous().unbind(0)  # W_x^k x_t: T x [4, B, H]
+    gx_hyper = gx_hyper.unbind(0)  # the hyper cell's W x_t + b: T x [B, 4K]
+    w_h_all = WeightTape(p.w_h_all.t())  # [H, 4H + 4K]
+    w_hh_t, w_z_t = p.w_hh.t(), p.w_z.t()
+    out = []
+    for t in range(T):
+        # --- one matmul reads h_{t-1}: the main gates' W_h h and the hyper cell's h-part
+        wh, hw_hyper = w_h_all.matmul(h).split([4 * H, 4 * K], dim=1)  # [B, 4H], [B, 4K]
+        wh = wh.view(B, 4, H).transpose(0, 1)  # W_h^k h_{t-1}: [4, B, H]
+        # --- the hyper cell: a layer-normalised LSTM over x̂_t = [h_{t-1}; x_t]
+        gates_hat = torch.addmm(gx_hyper[t] + hw_hyper, h_hat, w_hh_t).view(B, 4, K)
+        gates_hat = torch.addcmul(p.hyper_ln_b, F.layer_norm(gates_hat, (K,), eps=p.hyper_eps), p.hyper_ln_w)
+        i, f, _, o = torch.sigmoid(gates_hat).unbind(1)  # [B, K] each; σ(g) is not used
+        g = torch.tanh(gates_hat.unbind(1)[2])
+        c_hat = torch.addcmul(f * c_hat, i, g)  # ĉ_t = σ(f) ⊙ ĉ_{t-1} + σ(i) ⊙ tanh(g)
+        h_hat = o * torch.tanh(p.hyper_ln_c(c_hat))  # ĥ_t = σ(o) ⊙ tanh(LN(ĉ_t)): [B, K]
+        # --- z_h, z_x, z_b of all gates in one matmul, then the twelve d's in one batched matmul
+        z = torch.addmm(p.b_z, h_hat, w_z_t)  # [B, 12Z]
+        d = torch.baddbmm(p.b_d, z.view(B, 12, p.Z).transpose(0, 1), p.w_d)  # [12, B, H]
+        d_h, d_x, d_b = d.view(3, 4, B, H).unbind(0)  # [4, B, H] each
+        # --- the main cell's four gates at once: d_h ⊙ (W_h h) + d_x ⊙ (W_x x) + d_b
+        gates = torch.addcmul(torch.addcmul(d_b, d_h, wh), d_x, wx[t])  # [4, B, H]
+        if p.layer_norm:
+            gates = torch.addcmul(p.ln_b, F.layer_norm(gates, (H,), eps=p.eps), p.ln_w)
+        i, f, _, o = torch.sigmoid(gates).unbind(0)  # [B, H] each; σ(g) is not used
+        g = torch.tanh(gates.unbind(0)[2])
+        c = torch.addcmul(f * c, i, g)  # c_t = σ(f) ⊙ c_{t-1} + σ(i) ⊙ tanh(g)
+        h = o * torch.tanh(p.ln_c(c) if p.layer_norm else c)  # h_t = σ(o) ⊙ tanh(LN(c_t))
+        out.append(h)
+    return torch.stack(out), (h, c, h_hat, c_hat)
+
+
+class FastHyperLSTM(HyperLSTM):
+    """:class:`lstm_edu.HyperLSTM` with the same parameters and results, run layer by layer over
+    the whole sequence with packed matrices (:class:`PackedHyperCell`, :func:`hyper_layer`).
+
+    Shapes: as :class:`lstm_edu.HyperLSTM`: ``forward(x [T, B, I], state=None) -> (out [T, B, H],
+    (h, c, h_hat, c_hat))``, states ``[n_layers, B, size]`` (unstacked when ``n_layers == 1``).
+    """
+
+    def forward(self, x: torch.Tensor, state: Optional[Sequence[torch.Tensor]] = None) -> Tuple[torch.Tensor, State]:
+        x = self.check_input(x)
+        states, unstacked = self.initial_state(x, state)  # per layer (h, c, h_hat, c_hat)
+        inp = x
+        if x.shape[0] > 0:
+            for layer, cell in enumerate(self.cells):
+                inp, states[layer] = hyper_layer(PackedHyperCell(cell), inp, *states[layer])
+        _, final = self.finish(x, [], states, unstacked)
+        out = inp if x.shape[0] > 0 else x.new_zeros(0, x.shape[1], self.hidden_size)
+        return out, final
+
+
+__all__ = ["FastLSTM", "FastHyperLSTM", "LSTMLayerFunction", "lstm_pointwise", "PackedHyperCell", "hyper_layer"]

@@ -1,0 +1,195 @@
+"""FastLSTM and FastHyperLSTM are drop-in replacements: same parameters, outputs and gradients."""
+
+import copy
+
+import pytest
+import torch
+
+from lstm_edu import HyperLSTM, LSTM
+from lstm_edu.fast import FastHyperLSTM, FastLSTM
+
+I, H, K, Z, T, B = 5, 7, 4, 3, 6, 3
+
+PAIRS = {
+    "lstm": (lambda n: LSTM(I, H, n), FastLSTM, (H, H)),
+    "hyper": (lambda n: HyperLSTM(I, H, K, Z, n), FastHyperLSTM, (H, H, K, K)),
+}
+
+
+def make_pair(kind, n_layers, dtype=torch.float32, seed=0):
+    """A reference module with perturbed (non-initial) parameters and a Fast copy of it."""
+    build_ref, fast_cls, sizes = PAIRS[kind]
+    torch.manual_seed(seed)
+    ref = build_ref(n_layers)
+    with torch.no_grad():  # move away from the special initial values (z weights 0, d constant, ...)
+        for p in ref.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    ref = ref.to(dtype)
+    args = (I, H, n_layers) if kind == "lstm" else (I, H, K, Z, n_layers)
+    fast = fast_cls(*args).to(dtype)
+    fast.load_state_dict(ref.state_dict())
+    return ref, fast, sizes
+
+
+def run(model, x, state):
+    """Outputs, final state and every gradient (input, given state, parameters) of a loss that
+    uses the output and every final state tensor."""
+    model.zero_grad()
+    x = x.clone().requires_grad_()
+    state = None if state is None else tuple(s.clone().requires_grad_() for s in state)
+    out, final = model(x, state)
+    loss = out.sin().sum() + sum((0.5 + k) * (s * s).sum() for k, s in enumerate(final))
+    loss.backward()
+    grads = [x.grad] + ([] if state is None else [s.grad for s in state])
+    named = {n: p.grad for n, p in model.named_parameters()}
+    return [out, *final], grads, named
+
+
+def assert_close(got, want, tol, what):
+    scale = max(1.0, want.abs().max().item())
+    diff = (got - want).abs().max().item()
+    assert diff <= tol * scale, f"{what}: largest difference {diff:.3g} (scale {scale:.3g})"
+
+
+@pytest.mark.parametrize("kind", ["lstm", "hyper"])
+@pytest.mark.parametrize("n_layers", [1, 3])
+@pytest.mark.parametrize("given_state", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fast_equals_reference(kind, n_layers, given_state, dtype):
+    ref, fast, sizes = make_pair(kind, n_layers, dtype)
+    torch.manual_seed(1)
+    x = torch.randn(T, B, I, dtype=dtype)
+    state = tuple(torch.randn(n_layers, B, s, dtype=dtype) for s in sizes) if given_state else None
+    tol = 1e-5 if dtype == torch.float32 else 1e-10
+    (outs_r, grads_r, named_r), (outs_f, grads_f, named_f) = run(ref, x, state), run(fast, x, state)
+    for k, (a, b) in enumerate(zip(outs_f, outs_r)):
+        assert a.shape == b.shape
+        assert_close(a, b, tol, f"output {k}")
+    for k, (a, b) in enumerate(zip(grads_f, grads_r)):
+        assert_close(a, b, tol, f"input/state gradient {k}")
+    assert named_f.keys() == named_r.keys()
+    for name in named_r:
+        assert named_f[name] is not None, f"{name} got no gradient"
+        assert_close(named_f[name], named_r[name], tol, f"gradient of {name}")
+
+
+@pytest.mark.parametrize("kind", ["lstm", "hyper"])
+def test_unstacked_state_when_one_layer(kind):
+    ref, fast, sizes = make_pair(kind, 1)
+    x = torch.randn(T, B, I)
+    state = tuple(torch.randn(B, s) for s in sizes)
+    out_r, fin_r = ref(x, state)
+    out_f, fin_f = fast(x, state)
+    for a, b in zip(fin_f, fin_r):
+        assert a.shape == b.shape == (B, a.shape[-1])
+        assert_close(a, b, 1e-5, "final state")
+
+
+@pytest.mark.parametrize("kind", ["lstm", "hyper"])
+def test_state_dict_round_trip(kind):
+    ref, fast, _ = make_pair(kind, 2)
+    assert type(fast).__mro__[1] is type(ref)  # a subclass of the reference
+    assert list(fast.state_dict().keys()) == list(ref.state_dict().keys())
+    # fast -> a fresh reference, and back into a fresh fast module
+    ref2 = copy.deepcopy(ref)
+    for p in ref2.parameters():
+        torch.nn.init.zeros_(p)
+    ref2.load_state_dict(fast.state_dict())
+    fast2 = copy.deepcopy(fast)
+    for p in fast2.parameters():
+        torch.nn.init.zeros_(p)
+    fast2.load_state_dict(ref2.state_dict())
+    x = torch.randn(T, B, I)
+    assert torch.allclose(ref2(x)[0], fast2(x)[0], atol=1e-5)
+    assert torch.equal(ref2(x)[0], ref(x)[0])
+
+
+@pytest.mark.parametrize("kind", ["lstm", "hyper"])
+def test_empty_sequence_returns_initial_state(kind):
+    _, fast, sizes = make_pair(kind, 2)
+    x = torch.randn(0, B, I)
+    out, final = fast(x)
+    assert out.shape == (0, B, H)
+    assert all(torch.equal(s, torch.zeros(2, B, n)) for s, n in zip(final, sizes))
+    state = tuple(torch.randn(2, B, n) for n in sizes)
+    out, final = fast(x, state)
+    assert out.shape == (0, B, H)
+    assert all(torch.equal(a, b) for a, b in zip(final, state))
+
+
+BAD_INPUTS = [
+    ("rank", lambda: torch.randn(B, I), None),
+    ("feature size", lambda: torch.randn(T, B, I + 1), None),
+    ("integer input", lambda: torch.ones(T, B, I, dtype=torch.long), None),
+    ("not a tensor", lambda: [[1.0] * I], None),
+    ("wrong dtype", lambda: torch.randn(T, B, I, dtype=torch.float64), None),
+    ("state shape", lambda: torch.randn(T, B, I), lambda sizes: tuple(torch.randn(2, B + 1, s) for s in sizes)),
+    ("state count", lambda: torch.randn(T, B, I), lambda sizes: tuple(torch.randn(2, B, s) for s in sizes[:-1])),
+    ("state not a tuple", lambda: torch.randn(T, B, I), lambda sizes: torch.randn(2, B, sizes[0])),
+]
+
+
+@pytest.mark.parametrize("kind", ["lstm", "hyper"])
+@pytest.mark.parametrize("case", BAD_INPUTS, ids=[c[0] for c in BAD_INPUTS])
+def test_same_errors_as_reference(kind, case):
+    _, make_x, make_state = case
+    ref, fast, sizes = make_pair(kind, 2)
+    x = make_x()
+    state = None if make_state is None else make_state(sizes)
+    with pytest.raises((TypeError, ValueError)) as e_ref:
+        ref(x, state)
+    with pytest.raises(type(e_ref.value)) as e_fast:
+        fast(x, state)
+    assert str(e_fast.value) == str(e_ref.value)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "hyper"])
+def test_constructor_errors_match(kind):
+    build_ref, fast_cls, _ = PAIRS[kind]
+    args = (I, 0, 2) if kind == "lstm" else (I, H, 0, Z, 2)
+    ref_cls = LSTM if kind == "lstm" else HyperLSTM
+    with pytest.raises(ValueError) as e_ref:
+        ref_cls(*args)
+    with pytest.raises(ValueError) as e_fast:
+        fast_cls(*args)
+    assert str(e_fast.value) == str(e_ref.value)
+
+
+def test_fast_lstm_matches_torch_lstm():
+    torch.manual_seed(0)
+    m = torch.nn.LSTM(I, H, 2)
+    fast = FastLSTM(I, H, 2)
+    fast.load_state_dict(LSTM.from_torch(m).state_dict())
+    x = torch.randn(T, B, I)
+    out_t, (h_t, c_t) = m(x)
+    out_f, (h_f, c_f) = fast(x)
+    for a, b in ((out_f, out_t), (h_f, h_t), (c_f, c_t)):
+        assert_close(a, b, 1e-5, "vs torch.nn.LSTM")
+
+
+def test_repeated_backward_and_no_grad():
+    """Gradients accumulate over two backward passes like the reference's; no_grad works."""
+    for kind in ("lstm", "hyper"):
+        ref, fast, _ = make_pair(kind, 2)
+        x = torch.randn(T, B, I)
+        for m in (ref, fast):
+            m.zero_grad()
+            for _ in range(2):
+                m(x)[0].sum().backward()
+        for (n, a), b in zip(fast.named_parameters(), ref.parameters()):
+            assert_close(a.grad, b.grad, 1e-5, n)
+        with torch.no_grad():
+            assert_close(fast(x)[0], ref(x)[0], 1e-5, "no_grad output")
+
+
+def test_retain_graph_second_backward():
+    for kind in ("lstm", "hyper"):
+        ref, fast, _ = make_pair(kind, 2)
+        x = torch.randn(T, B, I)
+        for m in (ref, fast):
+            m.zero_grad()
+            out = m(x)[0].sum()
+            out.backward(retain_graph=True)
+            out.backward()
+        for (n, a), b in zip(fast.named_parameters(), ref.parameters()):
+            assert_close(a.grad, b.grad, 1e-5, n)
