@@ -2,8 +2,8 @@ r"""Hypernetworks: a small network that generates the weights of a larger one (H
 
 Two things live here, both used by the book's chapter 6:
 
-- A **static** hypernetwork (the paper's section 3.1): :class:`KernelHyperNetwork` generates every
-  convolution kernel of :class:`HyperCNN` from a learned layer embedding :math:`z_j`; the same
+- A **static** hypernetwork (the paper's hypernetwork for convolutional networks):
+  :class:`KernelHyperNetwork` generates every convolution kernel of :class:`HyperCNN` from a learned layer embedding :math:`z_j`; the same
   generator serves every layer, so the kernels are tied through it. :class:`PlainCNN` is the same
   network with ordinary kernels, and :func:`bars` a tiny image task (which way a bar points) to
   train both on.
@@ -35,7 +35,7 @@ from .hyper_lstm import explicit_matvec, row_scaling_matvec
 # ---------------------------------------------------------------------------------------------
 
 class KernelHyperNetwork(nn.Module):
-    r"""Generates one convolution kernel from a layer embedding :math:`z_j` (the paper's eq. 1-2).
+    r"""Generates one convolution kernel from a layer embedding :math:`z_j` (the paper's two-layer generator).
 
     Two linear layers. The first turns :math:`z_j` into one vector :math:`a_i` per input channel,
     the second turns each :math:`a_i` into that input channel's slice of the kernel:
