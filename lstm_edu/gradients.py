@@ -51,7 +51,7 @@ def initial_state_gradient_norms(
     Returns:
         ``{"distance": [D], name: [D, batch_size], ...}``: for every state name (``"h"``, and
         ``"c"`` for an LSTM) the norm, per sequence of the batch, of the gradient with respect to
-        that initial state (all layers together). Sequences of a batch do not interact, so row
+        that initial state (all layers together), in float64. Sequences of a batch do not interact, so row
         ``b`` of the gradient of the batch's summed loss is sequence ``b``'s own gradient.
     """
     n_steps, batch_size = x.shape[0], x.shape[1]
@@ -75,8 +75,9 @@ def initial_state_gradient_norms(
         for name, g in zip(names, grads):
             if g is None:
                 g = torch.zeros_like(state0[0])
-            # [n_layers, B, H] -> one norm per sequence b
-            norms[name].append(g.detach().transpose(0, 1).reshape(batch_size, -1).norm(dim=1))
+            # [n_layers, B, H] -> one norm per sequence b, in float64: in float32 the squares of
+            # entries below ~1e-19 underflow and the norm of a small but non-zero gradient reads 0
+            norms[name].append(g.detach().double().transpose(0, 1).reshape(batch_size, -1).norm(dim=1))
     result = {"distance": torch.tensor(distances)}
     result.update({name: torch.stack(vals) for name, vals in norms.items()})
     return result

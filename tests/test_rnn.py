@@ -111,3 +111,13 @@ def test_factor_per_step():
     assert math.isnan(factor_per_step([1, 2], torch.tensor([0.0, 0.0])))
     with pytest.raises(ValueError):
         factor_per_step([1, 2, 3], torch.tensor([1.0, 2.0]))
+
+
+def test_tiny_float32_gradients_do_not_read_zero():
+    # a float32 gradient of size ~1e-30 is representable; its norm must not underflow to 0
+    torch.manual_seed(0)
+    rnn = RNN(2, 4)
+    set_spectral_radius(rnn.cells[0].lin_h.weight, 0.2)
+    x = torch.zeros(60, 1, 2)
+    n = initial_state_gradient_norms(rnn, x, distances=[40])["h"][0, 0].item()
+    assert n > 0
