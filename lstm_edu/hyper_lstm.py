@@ -55,7 +55,7 @@ class HyperLSTMCell(nn.Module):
     Initialisation (the paper's appendix A.2.3): hyper cell weights orthogonal, biases zero;
     ``z_h``, ``z_x`` weights 0 and biases 1 (so every ``z`` starts at 1); ``z_b`` weights
     :math:`\mathcal{N}(0, 0.01^2)`; ``d_h``, ``d_x`` weights the constant ``0.1 / n_z`` (so every
-    ``d`` starts at 0.1); ``d_b`` weight and bias 0; ``w_h``, ``w_x`` orthogonal.
+    ``d`` starts at 0.1); ``d_b`` weight and bias 0; ``w_h``, ``w_x`` orthogonal; layer norms gain 1, bias 0.
     Departures: labml's implementation initialises ``w_h`` and ``w_x`` to **zeros** (its users
     report it trains badly; the book compares the two); the paper writes :math:`\hat{h}_{t-1}` where
     its own code, and ours, feeds the current :math:`\hat{h}_t` to ``z``.
@@ -90,6 +90,9 @@ class HyperLSTMCell(nn.Module):
         """The paper's initialisation; ``w_init="zeros"`` gives labml's zero ``w_h``/``w_x`` instead."""
         if w_init not in ("orthogonal", "zeros"):
             raise ValueError(f"w_init must be 'orthogonal' or 'zeros', got {w_init!r}")
+        for module in self.modules():  # every layer norm back to gain 1, bias 0
+            if isinstance(module, nn.LayerNorm):
+                module.reset_parameters()
         for w in (self.hyper.lin_x.weight, self.hyper.lin_h.weight):
             for block in w.chunk(4, dim=0):  # one orthogonal matrix per gate
                 nn.init.orthogonal_(block)

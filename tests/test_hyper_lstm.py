@@ -93,6 +93,11 @@ def test_paper_initialisation():
         torch.testing.assert_close(cell.w_h[k] @ cell.w_h[k].T, eye, atol=1e-5, rtol=0)
     assert cell.hyper.lin_h.bias.abs().max() == 0
     assert 0.005 < cell.z_b.weight.std() < 0.02
+    with torch.no_grad():
+        cell.layer_norm[2].weight.fill_(7.0)
+        cell.hyper.layer_norm_c.bias.fill_(3.0)
+    cell.reset_parameters()
+    assert cell.layer_norm[2].weight.eq(1).all() and cell.hyper.layer_norm_c.bias.eq(0).all()
     cell.reset_parameters("zeros")
     assert all(w.abs().max() == 0 for w in list(cell.w_h) + list(cell.w_x))
     with pytest.raises(ValueError, match="w_init must be 'orthogonal' or 'zeros', got 'xavier'"):
