@@ -114,3 +114,16 @@ def test_ch03_specific_hints(capsys):
                       (first_state, "after the last step"), (lambda *a: None, "return (out")]:
         ok, out = check(ch03.check_lstm_layer_loop, fn, capsys)
         assert not ok and words in out, out
+
+
+def test_other_dtypes_get_an_answer_not_a_crash(capsys):
+    # a float64 result is judged on its values (right here), an int result gets a hint
+    ok, out = check(ch02.check_lstm_step_concat, lambda *a: tuple(t.double() for t in step_right(*a)), capsys)
+    assert ok, out
+    ok, out = check(ch02.check_lstm_step_concat, lambda *a: tuple(t.long() for t in step_right(*a)), capsys)
+    assert not ok and "wrong values" in out
+    ok, out = check(ch03.check_lstm_layer_loop,
+                    lambda *a: (lambda r: (r[0].double(), r[1]))(loop_right(*a)), capsys)
+    assert ok, out
+    ok, out = check(ch01.check_rnn_step_jacobian, lambda h, w: jacobian_right(h, w).float(), capsys)
+    assert ok, out  # float32 rounding is within the tolerance

@@ -40,6 +40,7 @@ def check_lstm_step_concat(fn: Callable[..., object]) -> bool:
             raise Hint(f"return a pair (h_t, c_t), got {type(got).__name__}")
         h_got, c_got = got
         if isinstance(h_got, torch.Tensor) and isinstance(c_got, torch.Tensor) and h_got.shape == c_got.shape == h_want.shape:
+            h_got, c_got = h_got.detach().to(h_want.dtype), c_got.detach().to(c_want.dtype)  # e.g. float64 attempts
             if torch.allclose(h_got, c_want, atol=1e-5) and torch.allclose(c_got, h_want, atol=1e-5):
                 raise Hint("h_t and c_t are swapped: return (h_t, c_t)")
             if torch.allclose(c_got, c_want, atol=1e-5) and not torch.allclose(h_got, h_want, atol=1e-5):

@@ -35,7 +35,7 @@ def check_lstm_layer_loop(fn: Callable[..., object]) -> bool:
         if isinstance(out, torch.Tensor) and out.shape == (B, T, H):
             raise Hint("out is [batch, n_steps, hidden]; stack along a new first axis (time-major): torch.stack(out, dim=0)")
         if isinstance(out, torch.Tensor) and out.shape == out_want.shape:
-            if torch.allclose(out[0], h, atol=1e-6):
+            if torch.allclose(out[0].detach().to(h.dtype), h, atol=1e-6):
                 raise Hint("out[0] is the initial h; out[t] should be the h after step t (append after calling the cell)")
         compare("out", out, out_want, hint="call h, c = cell(x[t], h, c) for t in order and collect each new h")
         compare("h_T", h_got, h_want, hint="return the h after the last step")
