@@ -200,8 +200,8 @@ class PackedHyperCell:
       one matmul per step that reads ``h_{t-1}``.
     - ``w_hh [4K, K]``: the hyper cell's recurrent weight (reads :math:`\hat h_{t-1}`).
     - ``w_z [12Z, K]``, ``b_z [12Z]``: ``z_h, z_x, z_b`` of all four gates in one matmul.
-    - ``w_d [12, Z, H]``, ``b_d [12, 1, H]``: the twelve ``d`` maps (``d_h``, ``d_x``, ``d_b`` per gate)
-      as one batched matmul (``torch.baddbmm``); only ``d_b`` has a bias.
+    - ``w_dh``, ``w_dx``, ``w_db [4, Z, H]``, ``b_db [4, 1, H]``: the ``d`` maps of the four gates,
+      each family as one batched matmul (``torch.bmm``); only ``d_b`` has a bias.
     - ``ln_w, ln_b [4, 1, H]``, ``ln_c_w, ln_c_b [H]``: the main cell's layer norms (or ``None``).
     - ``hyper_ln_w, hyper_ln_b [4, K]``, ``hyper_ln_c_w, hyper_ln_c_b [K]``: the hyper cell's.
     """
@@ -217,8 +217,9 @@ class PackedHyperCell:
         self.w_hh = hyper.lin_h.weight
         self.w_z = torch.cat([cell.z_h.weight, cell.z_x.weight, cell.z_b.weight])
         self.b_z = torch.cat([cell.z_h.bias, cell.z_x.bias, ref.new_zeros(4 * cell.n_z)])
-        self.w_d = torch.stack([lin.weight.t() for lin in (*cell.d_h, *cell.d_x, *cell.d_b)])
-        self.b_d = torch.cat([ref.new_zeros(8, H), torch.stack([lin.bias for lin in cell.d_b])]).unsqueeze(1)
+        self.w_dh, self.w_dx, self.w_db = (torch.stack([lin.weight.t() for lin in lins])
+                                           for lins in (cell.d_h, cell.d_x, cell.d_b))
+        self.b_db = torch.stack([lin.bias for lin in cell.d_b]).unsqueeze(1)
         self.hyper_ln_w = torch.stack([ln.weight for ln in hyper.layer_norm])
         self.hyper_ln_b = torch.stack([ln.bias for ln in hyper.layer_norm])
         self.hyper_ln_c = hyper.layer_norm_c
@@ -312,20 +313,22 @@ def hyper_layer(p: PackedHyperCell, x: torch.Tensor, h: torch.Tensor, c: torch.T
         # --- the hyper cell: a layer-normalised LSTM over x̂_t = [h_{t-1}; x_t]
         gates_hat = torch.addmm(gx_hyper[t] + hw_hyper, h_hat, w_hh_t).view(B, 4, K)
         gates_hat = torch.addcmul(p.hyper_ln_b, F.layer_norm(gates_hat, (K,), eps=p.hyper_eps), p.hyper_ln_w)
-        i, f, _, o = torch.sigmoid(gates_hat).unbind(1)  # [B, K] each; σ(g) is not used
-        g = torch.tanh(gates_hat.unbind(1)[2])
+        i, f, g, o = gates_hat.unbind(1)  # [B, K] each
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
         c_hat = torch.addcmul(f * c_hat, i, g)  # ĉ_t = σ(f) ⊙ ĉ_{t-1} + σ(i) ⊙ tanh(g)
         h_hat = o * torch.tanh(p.hyper_ln_c(c_hat))  # ĥ_t = σ(o) ⊙ tanh(LN(ĉ_t)): [B, K]
-        # --- z_h, z_x, z_b of all gates in one matmul, then the twelve d's in one batched matmul
-        z = torch.addmm(p.b_z, h_hat, w_z_t)  # [B, 12Z]
-        d = torch.baddbmm(p.b_d, z.view(B, 12, p.Z).transpose(0, 1), p.w_d)  # [12, B, H]
-        d_h, d_x, d_b = d.view(3, 4, B, H).unbind(0)  # [4, B, H] each
+        # --- z_h, z_x, z_b of all gates in one matmul, then each family of d's in one batched matmul
+        z = torch.addmm(p.b_z, h_hat, w_z_t)  # z_h, z_x, z_b: [B, 12Z]
+        z_h, z_x, z_b = z.view(B, 3, 4, p.Z).transpose(0, 2).unbind(1)  # [4, B, Z] each
+        d_h = torch.bmm(z_h, p.w_dh)  # d_h^k = W_dh^k z_h^k: [4, B, H]
+        d_x = torch.bmm(z_x, p.w_dx)
+        d_b = torch.baddbmm(p.b_db, z_b, p.w_db)
         # --- the main cell's four gates at once: d_h ⊙ (W_h h) + d_x ⊙ (W_x x) + d_b
         gates = torch.addcmul(torch.addcmul(d_b, d_h, wh), d_x, wx[t])  # [4, B, H]
         if p.layer_norm:
             gates = torch.addcmul(p.ln_b, F.layer_norm(gates, (H,), eps=p.eps), p.ln_w)
-        i, f, _, o = torch.sigmoid(gates).unbind(0)  # [B, H] each; σ(g) is not used
-        g = torch.tanh(gates.unbind(0)[2])
+        i, f, g, o = gates.unbind(0)  # [B, H] each
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
         c = torch.addcmul(f * c, i, g)  # c_t = σ(f) ⊙ c_{t-1} + σ(i) ⊙ tanh(g)
         h = o * torch.tanh(p.ln_c(c) if p.layer_norm else c)  # h_t = σ(o) ⊙ tanh(LN(c_t))
         out.append(h)
