@@ -1,0 +1,241 @@
+"""Looking inside a trained LSTM: record its gates and cells over a text, measure what they track.
+
+- :func:`record_lstm`: run an :class:`lstm_edu.LSTM` (alone or inside a
+  :class:`lstm_edu.train.CharLM`) and record, at every step and in every layer, the gate
+  activations ``σ(i), σ(f), tanh(g), σ(o)`` and the states ``c``, ``h``.
+- :func:`text_features`: simple properties of every character of a text (inside double quotes,
+  inside brackets, position in the line, ...) to compare cells with.
+- :func:`correlations`, :func:`best_cells`: Pearson correlation of every cell with a feature.
+- :func:`saturation`: the fraction of time each gate unit is near 0 or near 1.
+- :func:`colored_text_html`: a text with each character's background coloured by a value.
+- :func:`cell_browser`: an ipywidgets browser over layers, gates and units.
+
+Recording works by forward hooks on each :class:`lstm_edu.LSTMCell`: the hook receives the cell's
+inputs ``(x_t, h_{t-1}, c_{t-1})`` and recomputes the gates with the cell's own ``lin_x``,
+``lin_h`` and layer norms, then checks that they reproduce the ``c_t`` the cell returned.
+This module is analysis code: the models never import it.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from .lstm import LSTMCell
+
+GATE_NAMES = ("i", "f", "g", "o")
+RECORDED = ("i", "f", "g", "o", "c", "h")
+
+
+def _find_lstm_cells(model: nn.Module) -> List[LSTMCell]:
+    rnn = getattr(model, "rnn", model)
+    cells = getattr(rnn, "cells", None)
+    if cells is None or not all(isinstance(c, LSTMCell) for c in cells):
+        raise TypeError("record_lstm needs an lstm_edu.LSTM (or a model whose .rnn is one): "
+                        f"got {type(rnn).__name__}")
+    return list(cells)
+
+
+@torch.no_grad()
+def record_lstm(model: nn.Module, inputs: torch.Tensor, state=None) -> Dict[str, torch.Tensor]:
+    r"""Run ``model`` on ``inputs`` and record every gate and state of every layer at every step.
+
+    ``model`` is an :class:`lstm_edu.LSTM` (then ``inputs`` is ``x [T, B, I]``) or a model with an
+    ``.rnn`` that is one, such as :class:`lstm_edu.train.CharLM` (then ``inputs`` is ``ids [T, B]``).
+
+    Returns a dict of CPU tensors, each ``[n_layers, T, B, H]``:
+    ``"i"`` :math:`\sigma(i_t)`, ``"f"`` :math:`\sigma(f_t)`, ``"g"`` :math:`\tanh(g_t)`,
+    ``"o"`` :math:`\sigma(o_t)` (the gate values, after their nonlinearity), ``"c"`` :math:`c_t` and
+    ``"h"`` :math:`h_t`.
+    """
+    cells = _find_lstm_cells(model)
+    per_layer: List[Dict[str, List[torch.Tensor]]] = [{k: [] for k in RECORDED} for _ in cells]
+
+    def make_hook(layer: int, cell: LSTMCell):
+        def hook(module, args, output):
+            x, h_prev, c_prev = args
+            h_new, c_new = output
+            ifgo = cell.lin_x(x) + cell.lin_h(h_prev)  # [B, 4H]
+            i, f, g, o = (ln(z) for ln, z in zip(cell.layer_norm, ifgo.chunk(4, dim=-1)))
+            i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+            # the recomputed gates must reproduce the cell's own c_t (else the cell has changed)
+            c_check = f * c_prev + i * g
+            if not torch.allclose(c_check, c_new, atol=1e-5, rtol=1e-4):
+                raise RuntimeError("record_lstm: recomputed gates do not reproduce the cell's c_t; "
+                                   "the cell's forward differs from LSTMCell's equations")
+            rec = per_layer[layer]
+            for k, v in zip(RECORDED, (i, f, g, o, c_new, h_new)):
+                rec[k].append(v.detach().float().cpu())
+        return hook
+
+    handles = [cell.register_forward_hook(make_hook(layer, cell)) for layer, cell in enumerate(cells)]
+    was_training = model.training
+    model.eval()
+    try:
+        model(inputs, state)
+    finally:
+        for hnd in handles:
+            hnd.remove()
+        model.train(was_training)
+    return {k: torch.stack([torch.stack(per_layer[layer][k]) for layer in range(len(cells))]) for k in RECORDED}
+
+
+def text_features(text: str) -> Dict[str, torch.Tensor]:
+    """Per-character properties of ``text``, each a ``float32 [len(text)]`` tensor.
+
+    - ``"inside quotes"``: 1 from an opening double quote ``"`` up to and including its closing
+      one (quotes toggle; the closing quote counts as inside), else 0.
+    - ``"inside brackets"``: 1 where at least one ``(``, ``[`` or ``{`` is open (the opening
+      bracket counts as inside, the closing one as outside), else 0.
+    - ``"bracket depth"``: how many brackets are open.
+    - ``"position in line"``: characters since the last newline (0 at the newline itself).
+    - ``"indented line"``: 1 on lines that start with a space (the docs' code examples), else 0.
+    - ``"space"``: 1 on spaces and newlines.
+    """
+    n = len(text)
+    quotes, inside, depth_t, pos, indented, space = ([0.0] * n for _ in range(6))
+    in_quote, depth, col, line_indented = False, 0, 0, False
+    for t, ch in enumerate(text):
+        if ch == "\n":
+            col, line_indented = 0, False
+        else:
+            if col == 0:
+                line_indented = ch == " "
+            col += 1
+        if ch == '"':
+            quotes[t] = 1.0
+            in_quote = not in_quote
+        else:
+            quotes[t] = float(in_quote)
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth = max(depth - 1, 0)
+        inside[t], depth_t[t] = float(depth > 0), float(depth)
+        pos[t] = float(col if ch != "\n" else 0)
+        indented[t] = float(line_indented)
+        space[t] = float(ch in " \n")
+    names = ("inside quotes", "inside brackets", "bracket depth", "position in line", "indented line", "space")
+    return {k: torch.tensor(v) for k, v in zip(names, (quotes, inside, depth_t, pos, indented, space))}
+
+
+def correlations(acts: torch.Tensor, feature: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation of every unit with a feature: ``acts [T, H]``, ``feature [T]`` -> ``r [H]``.
+
+    A unit (or a feature) that never changes has no defined correlation; it gets 0.
+    """
+    if acts.dim() != 2 or feature.shape != acts.shape[:1]:
+        raise ValueError(f"acts must be [T, H] and feature [T], got {list(acts.shape)} and {list(feature.shape)}")
+    a = acts.double() - acts.double().mean(0)
+    f = feature.double() - feature.double().mean()
+    denom = a.norm(dim=0) * f.norm()
+    r = (a * f[:, None]).sum(0) / denom.clamp_min(1e-12)
+    return torch.where(denom > 1e-12, r, torch.zeros_like(r)).float()
+
+
+def best_cells(rec: Dict[str, torch.Tensor], features: Dict[str, torch.Tensor], key: str = "c",
+               batch: int = 0) -> List[Tuple[str, int, int, float]]:
+    """For each feature, the unit of ``rec[key]`` with the largest ``|r|``.
+
+    ``rec`` comes from :func:`record_lstm` on one text (``batch`` picks the column). Returns a
+    list of ``(feature, layer, unit, r)``.
+    """
+    vals = rec[key][:, :, batch]  # [L, T, H]
+    out = []
+    for name, feat in features.items():
+        r = torch.stack([correlations(vals[layer], feat) for layer in range(vals.shape[0])])  # [L, H]
+        flat = int(r.abs().argmax())
+        layer, unit = divmod(flat, r.shape[1])
+        out.append((name, layer, unit, float(r[layer, unit])))
+    return out
+
+
+def saturation(gate: torch.Tensor, low: float = 0.1, high: float = 0.9) -> Tuple[torch.Tensor, torch.Tensor]:
+    """How often each unit of a σ-gate is saturated: ``gate [..., H]`` (values in [0, 1]).
+
+    Returns ``(left, right)``, each ``[H]``: the fraction of positions where the unit is below
+    ``low`` (the gate nearly closed) and above ``high`` (nearly open); the thresholds 0.1 and 0.9 are
+    those of Karpathy, Johnson & Fei-Fei (2015).
+    """
+    flat = gate.reshape(-1, gate.shape[-1])
+    return (flat < low).float().mean(0), (flat > high).float().mean(0)
+
+
+def _rgb(value: float, vmin: float, vmax: float) -> str:
+    """Blue for negative, white for 0, red for positive (``vmin < 0 < vmax``), or white→red."""
+    if vmin < 0 < vmax:
+        s = max(-1.0, min(1.0, value / (vmax if value > 0 else -vmin)))
+        a = abs(s)
+        r, g, b = (255, int(255 * (1 - a)), int(255 * (1 - a))) if s > 0 else (int(255 * (1 - a)), int(255 * (1 - a)), 255)
+    else:
+        a = max(0.0, min(1.0, (value - vmin) / max(vmax - vmin, 1e-12)))
+        r, g, b = 255, int(255 * (1 - a)), int(255 * (1 - a))
+    return f"rgb({r},{g},{b})"
+
+
+def colored_text_html(text: str, values: Sequence[float], vmin: float = -1.0, vmax: float = 1.0,
+                      title: Optional[str] = None) -> str:
+    """``text`` as HTML, each character on a background coloured by ``values[t]``.
+
+    With ``vmin < 0 < vmax`` negative values are blue, zero white, positive red (the colouring of
+    Karpathy's char-rnn visualisations); otherwise white (``vmin``) to red (``vmax``). Newlines are
+    kept (shown as ``↵``), the text is escaped, and each character's value is in its tooltip.
+    """
+    if len(values) != len(text):
+        raise ValueError(f"need one value per character: {len(text)} characters, {len(values)} values")
+    vals = [float(v) for v in values]
+    parts = []
+    if title:
+        parts.append(f'<div style="font-family:sans-serif;font-size:0.9em;margin-bottom:4px">{html.escape(title)}</div>')
+    parts.append('<div style="font-family:monospace;font-size:13px;line-height:1.5;white-space:pre;'
+                 'color:black;background:white;overflow-x:auto;padding:4px">')
+    for ch, v in zip(text, vals):
+        shown = "↵\n" if ch == "\n" else html.escape(ch)
+        parts.append(f'<span title="{v:+.3f}" style="background:{_rgb(v, vmin, vmax)}">{shown}</span>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def cell_browser(rec: Dict[str, torch.Tensor], text: str, layer: int = 0, unit: int = 0, key: str = "c",
+                 batch: int = 0):
+    """An ipywidgets browser: pick the layer, the recorded quantity and the unit; see the text coloured.
+
+    ``rec`` comes from :func:`record_lstm` on ``text`` (one column, ``batch``). Gates in [0, 1] are
+    coloured white→red, ``tanh(g)``, ``h`` in [-1, 1] blue→red, ``c`` blue→red scaled by its
+    largest absolute value. Returns the widget (display it as the cell's last expression); its
+    starting view is saved with the notebook, so the static book shows it too.
+    """
+    import ipywidgets as w
+
+    n_layers, _, _, hidden = rec["c"].shape
+    layer_w = w.IntSlider(value=layer, min=0, max=n_layers - 1, description="layer")
+    key_w = w.Dropdown(options=[("c (cell state)", "c"), ("h (hidden state)", "h"), ("σ(i) input gate", "i"),
+                                ("σ(f) forget gate", "f"), ("tanh(g) candidate", "g"), ("σ(o) output gate", "o")],
+                       value=key, description="show")
+    unit_w = w.IntSlider(value=unit, min=0, max=hidden - 1, description="unit")
+    out = w.HTML()
+
+    def render(*_):
+        vals = rec[key_w.value][layer_w.value, :len(text), batch, unit_w.value]
+        if key_w.value in ("i", "f", "o"):
+            vmin, vmax = 0.0, 1.0
+        elif key_w.value == "c":
+            m = float(vals.abs().max()) or 1.0
+            vmin, vmax = -m, m
+        else:
+            vmin, vmax = -1.0, 1.0
+        title = (f"layer {layer_w.value}, unit {unit_w.value}, {key_w.value}: "
+                 f"min {float(vals.min()):+.2f}, max {float(vals.max()):+.2f}")
+        out.value = colored_text_html(text, vals.tolist(), vmin, vmax, title)
+
+    for ctl in (layer_w, key_w, unit_w):
+        ctl.observe(render, names="value")
+    render()
+    return w.VBox([w.HBox([layer_w, key_w, unit_w]), out])
+
+
+__all__ = ["GATE_NAMES", "RECORDED", "record_lstm", "text_features", "correlations", "best_cells",
+           "saturation", "colored_text_html", "cell_browser"]
