@@ -121,3 +121,12 @@ def test_tiny_float32_gradients_do_not_read_zero():
     x = torch.zeros(60, 1, 2)
     n = initial_state_gradient_norms(rnn, x, distances=[40])["h"][0, 0].item()
     assert n > 0
+
+
+def test_gradient_norms_work_for_the_hyperlstm_too():
+    from lstm_edu import HyperLSTM
+
+    torch.manual_seed(0)
+    norms = initial_state_gradient_norms(HyperLSTM(3, 8, 4, 2, 2), torch.randn(6, 2, 3), distances=[1, 6])
+    assert set(norms) == {"distance", "h", "c", "h_hat", "c_hat"}
+    assert all(norms[k].shape == (2, 2) and bool((norms[k] > 0).all()) for k in ("h", "c", "h_hat", "c_hat"))
