@@ -52,6 +52,8 @@ def lstm_pointwise(gates: torch.Tensor, c: torch.Tensor) -> Tuple[torch.Tensor, 
 
     Returns ``(h, c, act, tanh_c)``: ``h``, ``c`` and ``tanh_c`` ``[B, H]``; ``act [B, 4H]`` holds
     :math:`\sigma(i), \sigma(f), \tanh(g), \sigma(o)` (kept for the backward pass).
+    It writes into ``act`` in place, so autograd cannot differentiate it: it runs inside
+    :class:`LSTMLayerFunction`'s forward, whose backward is written by hand.
     """
     act = torch.sigmoid(gates)  # [B, 4H]; the g quarter is overwritten just below
     H = c.shape[-1]
