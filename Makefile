@@ -22,7 +22,7 @@ export BOOK_TOC := $(TOC)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-JB_FLAGS := -W -n --keep-going $(if $(filter-out _toc.yml,$(TOC)),--toc $(TOC))
+JB_FLAGS := --all -W -n --keep-going $(if $(filter-out _toc.yml,$(TOC)),--toc $(TOC))
 
 .PHONY: help env web book test test-package test-nbval test-browser chromium execute wheels clean
 
@@ -63,6 +63,7 @@ test-package: $(ENV_STAMP)
 
 test-nbval: $(ENV_STAMP)
 	nbs=$$($(PY) tools/booktoc.py --notebooks); \
+	test -n "$$nbs" || { echo "no notebooks in $(TOC)"; exit 1; }; \
 	LSTM_EDU_SIZE=quick LSTM_EDU_DEVICE=cpu $(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-cell-timeout=300 $$nbs
 
 chromium:
