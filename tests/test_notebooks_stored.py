@@ -66,3 +66,36 @@ def test_widget_state_saved(entry):
     missing = [m for m in views if m not in state]
     assert not missing, (f"{len(missing)} of {len(views)} displayed widgets have no saved state, so the "
                          "built page would show nothing; run `make execute NB=...` (it stores widget state)")
+
+
+def test_execute_tool_stores_outputs_and_widget_state(tmp_path):
+    """tools/execute.py: fresh kernel in the notebook's folder, size/device passed, widget state saved;
+    a notebook that raises is left untouched."""
+    import subprocess
+    import sys
+
+    good = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import os\nprint(os.getcwd())\nprint(os.environ['LSTM_EDU_SIZE'], os.environ['LSTM_EDU_DEVICE'])"),
+        nbformat.v4.new_code_cell("import ipywidgets\nipywidgets.IntSlider(value=3)"),
+    ])
+    bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise ValueError('boom')")])
+    (tmp_path / "sub").mkdir()
+    good_path, bad_path = tmp_path / "sub" / "good.ipynb", tmp_path / "bad.ipynb"
+    nbformat.write(good, good_path)
+    nbformat.write(bad, bad_path)
+    bad_before = bad_path.read_text()
+
+    proc = subprocess.run([sys.executable, str(booktoc.ROOT / "tools" / "execute.py"), "--size", "full",
+                           "--device", "cpu", str(good_path), str(bad_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # the bad one failed
+    assert "boom" in proc.stderr
+    assert bad_path.read_text() == bad_before
+
+    nb = nbformat.read(good_path, as_version=4)
+    assert [c.execution_count for c in nb.cells] == [1, 2]
+    assert nb.cells[0].outputs[0].text.split("\n")[:2] == [str(good_path.parent), "full cpu"]
+    views = [o.data[WIDGET_VIEW]["model_id"] for o in nb.cells[1].outputs if WIDGET_VIEW in o.get("data", {})]
+    state = nb.metadata["widgets"][WIDGET_STATE]["state"]
+    assert len(views) == 1 and views[0] in state
+    assert state[views[0]]["state"]["value"] == 3
