@@ -83,7 +83,7 @@ class HyperCNN(nn.Module):
     r"""A small CNN whose ``n_layers`` middle convolutions get their kernels from a hypernetwork.
 
     ``stem`` (an ordinary ``Conv2d(in_channels, channels, 3)``) → ``n_layers`` residual
-    blocks ``h + relu(conv2d(h, K_j))`` with :math:`K_j` = ``hyper(z[j])`` → global average pool → ``head``.
+    blocks ``h + relu(conv2d(h, K_j))`` with :math:`K_j` = ``hyper(z[j])`` → global max pool → ``head``.
     The layer embeddings ``z`` (``[n_layers, N_z]``) are learned with everything else.
 
     Shapes: ``forward(x [B, in_channels, S, S]) -> logits [B, n_classes]``.

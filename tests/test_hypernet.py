@@ -114,8 +114,15 @@ def test_ch06_checker(capsys):
 
     assert not ch06.check_row_scaling(stub)
     assert not ch06.check_row_scaling(lambda w_hd, w_dz, z, h: explicit_matvec(weight_tensor_from_row_scaling(w_hd, w_dz), z, h))
+    # an answer that breaks only when its inputs require gradients gets a hint, not a traceback
+    assert not ch06.check_row_scaling(
+        lambda w_hd, w_dz, z, h: torch.from_numpy((z.numpy() @ w_dz.numpy().T) * (h.numpy() @ w_hd.numpy().T)))
+    # a right answer computed in float64 is not mistaken for one that builds W_h
+    assert ch06.check_row_scaling(lambda w_hd, w_dz, z, h: (z.double() @ w_dz.double().T) * (h.double() @ w_hd.double().T))
+    assert not ch06.check_row_scaling(lambda w_hd, w_dz, z, h: None)
     out = capsys.readouterr().out
     assert "unscaled" in out and "NotImplementedError" in out and "bytes" in out
+    assert "require gradients" in out and "NoneType" in out
     assert "Traceback" not in out
 
 
@@ -124,8 +131,12 @@ def test_ch07_checker(capsys):
     assert not ch07.check_hyper_step(lambda *a: ch07.reference_hyper_step(*a, typo=True))
     assert not ch07.check_hyper_step(lambda *a: 1 / 0)
     assert not ch07.check_hyper_step(lambda *a: None)
+    assert not ch07.check_hyper_step(lambda *a: (lambda r: (r[1], r[0], r[2], r[3]))(ch07.reference_hyper_step(*a)))
+    assert not ch07.check_hyper_step(lambda *a: (lambda r: (r[0], r[1], r[3], r[2]))(ch07.reference_hyper_step(*a)))
+    assert not ch07.check_hyper_step(lambda *a: tuple(t[0] for t in ch07.reference_hyper_step(*a)))
     out = capsys.readouterr().out
     assert "typo" in out and "ZeroDivisionError" in out and "tuple" in out
+    assert "h and c are swapped" in out and "h_hat and c_hat are swapped" in out and "shape" in out
     assert "Traceback" not in out
 
 

@@ -35,7 +35,8 @@ def check_row_scaling(fn: Callable[..., torch.Tensor]) -> bool:
         z = torch.randn(batch, n_z, generator=g)
         h = torch.randn(batch, n_h, generator=g)
         want = explicit_matvec(weight_tensor_from_row_scaling(w_hd, w_dz), z, h)
-        got = attempt(fn, w_hd, w_dz, z, h, what="your function")
+        # copies, so that a function that writes into its inputs cannot change the reference
+        got = attempt(fn, w_hd.clone(), w_dz.clone(), z.clone(), h.clone(), what="your function")
         d = z @ w_dz.T  # [B, N_h]
         if _close(got, h @ w_hd.T):
             raise Hint("you returned W_hd h unscaled: multiply it element by element by d(z) = W_dz z")
@@ -46,13 +47,19 @@ def check_row_scaling(fn: Callable[..., torch.Tensor]) -> bool:
         if _close(got, z @ w_dz.T):
             raise Hint("you returned d(z) itself; W_h h is d(z) ⊙ (W_hd h)")
         compare("your result", got, want, hint="W_h h = d(z) ⊙ (W_hd h) with d(z) = W_dz z, i.e. (z @ w_dz.T) * (h @ w_hd.T)")
-        # Right numbers: now make sure W_h was never built (the whole point of the trick).
-        params = [w_hd.clone().requires_grad_(), w_dz.clone().requires_grad_()]
-        h_req = h.clone().requires_grad_()
-        used = saved_bytes(lambda: fn(params[0], params[1], z, h_req), exclude=params + [h_req, z])
-        if used >= batch * n_h * n_h * h.element_size():
-            raise Hint(f"the values are right, but your function keeps {used} bytes for the backward pass, "
-                       f"as much as a full [B, N_h, N_h] weight ({batch * n_h * n_h * h.element_size()} bytes): "
+        # Right numbers: now make sure W_h was never built (the whole point of the trick). This runs
+        # at a larger N_h, where a [B, N_h, N_h] weight dwarfs everything a correct answer keeps
+        # (even one that works in float64), with the inputs requiring gradients as in training.
+        n_h, batch = 64, 4
+        params = [torch.randn(n_h, n_h, generator=g).requires_grad_(), torch.randn(n_h, n_z, generator=g).requires_grad_()]
+        z_big = torch.randn(batch, n_z, generator=g)
+        h_big = torch.randn(batch, n_h, generator=g).requires_grad_()
+        full = batch * n_h * n_h * h.element_size()
+        used = attempt(saved_bytes, lambda: fn(params[0], params[1], z_big, h_big), exclude=params + [h_big, z_big],
+                       what="your function, called with inputs that require gradients,")
+        if used >= full:
+            raise Hint(f"the values are right, but for N_h = {n_h}, B = {batch} your function keeps {used:,} bytes "
+                       f"for the backward pass, as much as a full [B, N_h, N_h] weight ({full:,} bytes): "
                        "compute W_hd h first and scale the result, without forming d[:, :, None] * W_hd")
 
     return run_checker("row scaling d(z) ⊙ (W_hd h)", body)

@@ -71,6 +71,12 @@ def _test_cell(seed: int = 7) -> HyperLSTMCell:
     return cell
 
 
+def _all_close(got, want) -> bool:
+    """Every tensor in ``got`` has the shape and (within tolerance) the values of the one in ``want``."""
+    return all(isinstance(gv, torch.Tensor) and gv.shape == wv.shape
+               and torch.allclose(gv.detach().float(), wv, atol=1e-5, rtol=1e-4) for gv, wv in zip(got, want))
+
+
 def check_hyper_step(fn: Callable[..., States]) -> bool:
     """Check ``fn(cell, x, h, c, h_hat, c_hat) -> (h, c, h_hat, c_hat)`` against ``cell.forward``.
 
@@ -89,6 +95,8 @@ def check_hyper_step(fn: Callable[..., States]) -> bool:
             got = attempt(fn, cell, x, h, c, h_hat, c_hat, what="your step")
         if not isinstance(got, (tuple, list)) or len(got) != 4:
             raise Hint("return the four new states as a tuple (h, c, h_hat, c_hat)")
+        if _all_close(got[2:], want[:1:-1]) and not _all_close(got[2:], want[2:]):
+            raise Hint("h_hat and c_hat are swapped: LSTMCell returns (h, c), so the step returns (h, c, h_hat, c_hat)")
         for name, gv, wv in zip(("h_hat", "c_hat"), got[2:], want[2:]):
             compare(f"the returned {name}", gv, wv,
                     hint="the hyper cell reads x̂_t = [h_{t-1}; x_t] (h first): cell.hyper(torch.cat([h, x], -1), h_hat, c_hat)")
@@ -97,13 +105,14 @@ def check_hyper_step(fn: Callable[..., States]) -> bool:
                 raise Hint(f"the returned {name} should be a torch.Tensor, got {type(gv).__name__}")
             if gv.shape != wv.shape:
                 raise Hint(f"the returned {name} should have shape {list(wv.shape)} ([B, hidden_size]), got {list(gv.shape)}")
-        close = [torch.allclose(gv.detach().float(), wv, atol=1e-5, rtol=1e-4) for gv, wv in zip(got[:2], want[:2])]
-        if all(close):
+        if _all_close(got[:2], want[:2]):
             return
+        if _all_close(got[:2], want[1::-1]):
+            raise Hint("h and c are swapped: return (h, c, h_hat, c_hat), the new hidden state first")
         with torch.no_grad():  # wrong values: is it one of the usual mistakes?
             for flags, hint in _MISTAKES:
                 wrong = reference_hyper_step(cell, x, h, c, h_hat, c_hat, **flags)
-                if all(torch.allclose(gv.detach().float(), wv, atol=1e-5, rtol=1e-4) for gv, wv in zip(got[:2], wrong[:2])):
+                if _all_close(got[:2], wrong[:2]):
                     raise Hint(hint)
         generic = ("gate k's pre-activation is d_h ⊙ (W_hd h) + d_x ⊙ (W_xd x) + d_b, layer-normalised, in gate order "
                    "i, f, g, o; then c_t = σ(f) ⊙ c + σ(i) ⊙ tanh(g) and h_t = σ(o) ⊙ tanh(LN_c(c_t))")
