@@ -72,9 +72,9 @@ def initial_state_gradient_norms(
     for d in distances:
         loss = (out[d - 1] @ v).sum()  # Σ_b <v, h_T^(b)>
         grads = torch.autograd.grad(loss, state0, retain_graph=True, allow_unused=True)
-        for name, g in zip(names, grads):
-            if g is None:
-                g = torch.zeros_like(state0[0])
+        for name, g, s0 in zip(names, grads, state0):
+            if g is None:  # this initial state does not reach h_T at all
+                g = torch.zeros_like(s0)
             # [n_layers, B, H] -> one norm per sequence b, in float64: in float32 the squares of
             # entries below ~1e-19 underflow and the norm of a small but non-zero gradient reads 0
             norms[name].append(g.detach().double().transpose(0, 1).reshape(batch_size, -1).norm(dim=1))

@@ -10,6 +10,18 @@ from ..lstm import LSTM
 from . import Hint, attempt, compare, run_checker
 
 
+def _on_cpu(name: str, value: object) -> object:
+    """A returned tensor, detached and on the CPU (a GPU result is judged like any other); anything else as it came."""
+    if not isinstance(value, torch.Tensor):
+        return value
+    if value.is_complex():
+        raise Hint(f"{name} is a complex tensor; every quantity here is real")
+    try:
+        return value.detach().cpu()
+    except Exception as e:  # e.g. a meta tensor, which holds no values
+        raise Hint(f"{name} could not be copied to the CPU ({type(e).__name__}: {e})") from None
+
+
 def check_lstm_layer_loop(fn: Callable[..., object]) -> bool:
     r"""Check ``fn(cell, x, h, c) -> (out, (h_T, c_T))``: one LSTM layer run over a sequence.
 
@@ -27,15 +39,20 @@ def check_lstm_layer_loop(fn: Callable[..., object]) -> bool:
         with torch.no_grad():
             out_want, (h_want, c_want) = lstm(x, (h, c))
         got = attempt(fn, cell, x.clone(), h.clone(), c.clone(), what="your function")
-        if not isinstance(got, (tuple, list)) or len(got) != 2 or not isinstance(got[1], (tuple, list)) or len(got[1]) != 2:
-            raise Hint("return (out, (h_T, c_T)): the outputs and a pair holding the final state")
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            raise Hint(f"return (out, (h_T, c_T)): the outputs and a pair holding the final state, got {type(got).__name__}")
+        if not isinstance(got[1], (tuple, list)) or len(got[1]) != 2:
+            raise Hint("the second thing you return must be a pair (h_T, c_T) of two tensors, "
+                       f"got {type(got[1]).__name__}: return out, (h, c)")
         out, (h_got, c_got) = got
-        if isinstance(out, list):
-            raise Hint("out is a Python list: stack it into one tensor with torch.stack(out)")
+        if isinstance(out, (list, tuple)):
+            raise Hint(f"out is a Python {type(out).__name__} of tensors: stack it into one tensor [n_steps, B, H] "
+                       "with torch.stack(out)")
+        out, h_got, c_got = _on_cpu("out", out), _on_cpu("h_T", h_got), _on_cpu("c_T", c_got)
         if isinstance(out, torch.Tensor) and out.shape == (B, T, H):
             raise Hint("out is [batch, n_steps, hidden]; stack along a new first axis (time-major): torch.stack(out, dim=0)")
         if isinstance(out, torch.Tensor) and out.shape == out_want.shape:
-            if torch.allclose(out[0].detach().to(h.dtype), h, atol=1e-6):
+            if torch.allclose(out[0].to(h.dtype), h, atol=1e-6):
                 raise Hint("out[0] is the initial h; out[t] should be the h after step t (append after calling the cell)")
         compare("out", out, out_want, hint="call h, c = cell(x[t], h, c) for t in order and collect each new h")
         compare("h_T", h_got, h_want, hint="return the h after the last step")
