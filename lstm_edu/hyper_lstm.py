@@ -8,12 +8,16 @@ Notation (the second seed's and the paper's):
 - ``z_h, z_x, z_b`` the feature vectors (``n_z`` = :math:`N_z` per gate) computed from :math:`\hat{h}_t`;
 - ``d_h, d_x, d_b`` the scaling vectors :math:`d(z)` (``hidden_size`` per gate);
 - ``w_h`` (:math:`W_{hd}`, ``[hidden, hidden]``) and ``w_x`` (:math:`W_{xd}`, ``[hidden, input]``),
-  one per gate, the matrices whose rows :math:`d(z)` scales.
+  one per gate, the fixed matrices whose rows :math:`d(z)` scales; the dynamic weight is
+  :math:`W_h = \mathrm{diag}(d_h) W_{hd}`.
 
 Gate :math:`k \in \{i, f, g, o\}`:
 
 .. math::
-    k_t = LN_k\big(d_h^k(z_h^k) \odot (W_h^k h_{t-1}) + d_x^k(z_x^k) \odot (W_x^k x_t) + d_b^k(z_b^k)\big)
+    k_t = LN_k\big(d_h^k(z_h^k) \odot (W_{hd}^k h_{t-1}) + d_x^k(z_x^k) \odot (W_{xd}^k x_t) + d_b^k(z_b^k)\big)
+
+where :math:`d_h^k(z_h^k) \odot (W_{hd}^k h_{t-1})` is the dynamic weight
+:math:`W_h^k = \mathrm{diag}(d_h^k) W_{hd}^k` applied to :math:`h_{t-1}` without ever being built.
 
 then the LSTM update :math:`c_t = \sigma(f_t) \odot c_{t-1} + \sigma(i_t) \odot \tanh(g_t)`,
 :math:`h_t = \sigma(o_t) \odot \tanh(LN_c(c_t))`.

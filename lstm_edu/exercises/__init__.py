@@ -30,7 +30,12 @@ def attempt(fn: Callable[..., Any], *args: Any, what: str = "your function", **k
     except NotImplementedError:
         raise Hint(f"{what} still raises NotImplementedError: replace the placeholder with your code") from None
     except Exception as e:  # the reader's bug, reported, not re-raised
-        frame = traceback.extract_tb(e.__traceback__)[-1]
+        frames = traceback.extract_tb(e.__traceback__)
+        if len(frames) == 1 and isinstance(e, TypeError):
+            # it failed at the call itself: the reader's function takes other arguments
+            n = len(args) + len(kwargs)
+            raise Hint(f"{what} could not be called with {n} argument(s): {e}") from None
+        frame = frames[-1]
         raise Hint(f"{what} raised {type(e).__name__}: {e} (line {frame.lineno}: {frame.line!r})") from None
 
 
