@@ -11,8 +11,9 @@ them side by side with the ratios the project targets (issue 2 and 6):
 - FastHyperLSTM / torch.nn.LSTM (CPU: aim at 2 or less; GPU: at most 3);
 
 and the peak memory of one training step at ``T = 2000``. On the CPU that is the growth of the
-process's resident set (peak ``ru_maxrss`` during the step minus the RSS just before it), measured
-in a fresh subprocess per model so that one model's freed memory does not hide another's; on a GPU
+process's resident set (its high-water mark during the step minus the RSS just before it), measured
+in a fresh subprocess per model so that one model's freed memory does not hide another's (the
+high-water mark is reset just before the step through ``/proc/self/clear_refs``); on a GPU
 it is ``torch.cuda.max_memory_allocated`` minus the memory allocated before the step.
 
 Timings are interleaved (one step of each model in turn, ``--repeats`` rounds after a warm-up
@@ -23,6 +24,8 @@ the spread ``(max - min) / median``.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import json
 import os
 import resource
@@ -31,7 +34,7 @@ import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 
@@ -128,16 +131,89 @@ def time_models(s: Sizes, device: torch.device, repeats: int, models=MODELS) -> 
     return {name: summarize(t) for name, t in time_steps(steps, repeats, device).items()}
 
 
+MATMULS = frozenset({"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::mkldnn_rnn_layer",
+                     "aten::mkldnn_rnn_layer_backward", "aten::_cudnn_rnn", "aten::_cudnn_rnn_backward"})
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 (the profiler's C++ layer logs "profiler_start/stop" lines there)."""
+    try:
+        sys.stderr.flush()
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError):
+        yield
+        return
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def profile_step(step: Callable[[], None], device: torch.device):
+    """Profile one call of ``step`` (after one warm-up call) with ``torch.profiler``; returns its
+    ``key_averages()`` (a table of operators: calls, self time, ...)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with _quiet_stderr(), profile(activities=activities) as prof:
+        step()
+        _sync(device)
+    return prof.key_averages()
+
+
+def split_profile(averages) -> Tuple[float, float, int]:
+    """``(ms in matrix multiplies, ms in everything else, number of aten operator calls)`` of a
+    :func:`profile_step` result (self CPU time; on a GPU this is the time spent issuing work)."""
+    ops = [e for e in averages if e.key.startswith("aten::")]
+    mat = sum(e.self_cpu_time_total for e in ops if e.key in MATMULS) / 1e3
+    rest = sum(e.self_cpu_time_total for e in averages) / 1e3 - mat
+    return mat, rest, sum(e.count for e in ops)
+
+
 def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    """The process's resident set size now (Linux ``/proc``; elsewhere 0)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        return 0
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's high-water mark of the resident set (Linux: ``/proc/self/clear_refs``)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_bytes() -> int:
+    """The resident set's high-water mark: ``VmHWM`` (Linux), else ``ru_maxrss`` (the process's life)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB on Linux
 
 
 def peak_memory_here(name: str, s: Sizes, device: torch.device) -> float:
     """Peak memory (MiB) that one training step of ``name`` adds, measured in this process.
 
-    CPU: ``ru_maxrss`` after the step minus the RSS before it (meaningful only in a fresh process,
-    whose high-water mark the step sets: use :func:`peak_memory`). CUDA: the allocator's peak.
+    CPU: the resident set's high-water mark during the step (reset just before it through
+    ``/proc/self/clear_refs``) minus the resident set before it; run in a fresh process
+    (:func:`peak_memory`) so that memory freed by earlier work does not hide the step's own.
+    CUDA: the allocator's peak minus what was allocated before the step.
     """
     torch.manual_seed(0)
     model = build(name, s, device)
@@ -150,10 +226,11 @@ def peak_memory_here(name: str, s: Sizes, device: torch.device) -> float:
         training_step(model, x)
         torch.cuda.synchronize(device)
         return (torch.cuda.max_memory_allocated(device) - before) / 2**20
+    gc.collect()
+    _reset_peak_rss()  # so that the peak is the step's, not the imports'
     before = _rss_bytes()
     training_step(model, x)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux: KiB
-    return (peak - before) / 2**20
+    return (_peak_rss_bytes() - before) / 2**20
 
 
 def peak_memory(name: str, s: Sizes, device: torch.device, threads: Optional[int] = None) -> float:

@@ -44,25 +44,26 @@ from .stack import State
 # ---------------------------------------------------------------------------------------------
 
 
-def lstm_pointwise(gates: torch.Tensor, c: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-    r"""The elementwise part of one LSTM step, from the pre-activations ``gates [B, 4H]``.
+def lstm_pointwise(act: torch.Tensor, c_prev: torch.Tensor, c_out: torch.Tensor, h_out: torch.Tensor) -> None:
+    r"""The elementwise part of one LSTM step, in place.
 
     .. math::
         c_t = \sigma(f) \odot c_{t-1} + \sigma(i) \odot \tanh(g), \qquad h_t = \sigma(o) \odot \tanh(c_t)
 
-    Returns ``(h, c, act, tanh_c)``: ``h``, ``c`` and ``tanh_c`` ``[B, H]``; ``act [B, 4H]`` holds
-    :math:`\sigma(i), \sigma(f), \tanh(g), \sigma(o)` (kept for the backward pass).
-    It writes into ``act`` in place, so autograd cannot differentiate it: it runs inside
-    :class:`LSTMLayerFunction`'s forward, whose backward is written by hand.
+    ``act [B, 4H]`` holds the pre-activations ``i, f, g, o`` on entry and
+    :math:`\sigma(i), \sigma(f), \tanh(g), \sigma(o)` on return (kept for the backward pass);
+    ``c_t`` is written into ``c_out`` and ``h_t`` into ``h_out`` (``[B, H]``, rows of the layer's
+    ``[T, B, H]`` buffers, so nothing has to be stacked afterwards). Working in place, it cannot be
+    differentiated by autograd: it runs inside :class:`LSTMLayerFunction`, whose backward is
+    written by hand.
     """
-    act = torch.sigmoid(gates)  # [B, 4H]; the g quarter is overwritten just below
-    H = c.shape[-1]
-    act[:, 2 * H:3 * H] = torch.tanh(gates[:, 2 * H:3 * H])
+    H = c_prev.shape[-1]
+    act[:, :2 * H].sigmoid_()  # σ(i), σ(f)
+    act[:, 2 * H:3 * H].tanh_()  # tanh(g)
+    act[:, 3 * H:].sigmoid_()  # σ(o)
     i, f, g, o = act.chunk(4, dim=1)  # [B, H] each
-    c = torch.addcmul(f * c, i, g)  # c_t = f ⊙ c_{t-1} + i ⊙ g
-    tanh_c = torch.tanh(c)
-    h = o * tanh_c  # h_t = o ⊙ tanh(c_t)
-    return h, c, act, tanh_c
+    torch.mul(f, c_prev, out=c_out).addcmul_(i, g)  # c_t = f ⊙ c_{t-1} + i ⊙ g
+    torch.tanh(c_out, out=h_out).mul_(o)  # h_t = o ⊙ tanh(c_t)
 
 
 class LSTMLayerFunction(torch.autograd.Function):
@@ -72,6 +73,8 @@ class LSTMLayerFunction(torch.autograd.Function):
     -> (out [T, B, H], c_T [B, H])``; ``out[-1]`` is ``h_T``.
     """
 
+    # Steps per chunk of the backward pass (its temporaries are [chunk, B, ...]).
+    chunk = 64
     # Which elementwise function the forward loop calls (``FastLSTM.compile_pointwise`` swaps in
     # a compiled one on CUDA).
     pointwise = staticmethod(lstm_pointwise)
@@ -80,20 +83,23 @@ class LSTMLayerFunction(torch.autograd.Function):
     def forward(ctx, x, w_x, w_h, b, h0, c0):
         T, B, I = x.shape
         H = w_h.shape[1]
-        # (2) input projections of all steps at once, bias included: [T, B, 4H]
-        gx = torch.addmm(b, x.reshape(T * B, I), w_x.t()).view(T, B, 4 * H)
+        # (2) input projections of all steps at once, bias included: [T, B, 4H]. This buffer
+        # becomes the gate activations: step t adds W_h h_{t-1} to row t and activates it in place.
+        act = torch.addmm(b, x.reshape(T * B, I), w_x.t()).view(T, B, 4 * H)
+        out = x.new_empty(T, B, H)  # h_1 ... h_T
+        c_all = x.new_empty(T + 1, B, H)  # c_0 ... c_T
+        c_all[0] = c0
         w_h_t = w_h.t()  # [H, 4H]
-        h, c = h0, c0
-        hs, cs, acts, tanh_cs = [], [], [], []
+        h = h0
         for t in range(T):
-            # (3) all four gates in one matmul: gates = W_x x_t + b + W_h h_{t-1}, [B, 4H]
-            gates = torch.addmm(gx[t], h, w_h_t)
-            # (4) the elementwise update
-            h, c, act, tanh_c = LSTMLayerFunction.pointwise(gates, c)
-            hs.append(h), cs.append(c), acts.append(act), tanh_cs.append(tanh_c)
-        out = torch.stack(hs)  # [T, B, H]
-        c_all = torch.stack([c0] + cs)  # [T+1, B, H]: c_0 ... c_T
-        ctx.save_for_backward(x, w_x, w_h, h0, out, c_all, torch.stack(acts), torch.stack(tanh_cs))
+            # (3) all four gates in one matmul: act[t] = W_x x_t + b + W_h h_{t-1}, [B, 4H]
+            act[t].addmm_(h, w_h_t)
+            # (4) the elementwise update, fused into a few in-place calls
+            LSTMLayerFunction.pointwise(act[t], c_all[t], c_all[t + 1], out[t])
+            h = out[t]
+        # Kept for the backward pass: act (4 floats per step, example and hidden unit) and c (1),
+        # plus x and out, the neighbouring layers' tensors anyway; tanh(c_t) is recomputed.
+        ctx.save_for_backward(x, w_x, w_h, h0, out, c_all, act)
         return out, c_all[-1]
 
     @staticmethod
@@ -109,39 +115,53 @@ class LSTMLayerFunction(torch.autograd.Function):
                 dc_t\, \sigma(i_t)\,(1-\tanh^2 g_t),\; dh_t \tanh(c_t)\,\sigma'(o_t)\big)\\
             dh_{t-1} &= d\mathrm{out}_{t-1} + d\,\mathrm{gates}_t\, W_h
 
-        Every factor that does not involve ``dh`` or ``dc`` is computed for all steps at once
-        before the loop; the weight gradients are one matmul each after it.
+        Every factor that does not involve ``dh`` or ``dc`` is computed for a whole chunk of steps
+        at once before the loop over those steps, and after it each weight gradient is one matmul
+        over all the chunk's rows. Working chunk by chunk (``LSTMLayerFunction.chunk`` steps, from
+        the last chunk to the first) bounds the memory of these temporaries.
         """
-        x, w_x, w_h, h0, out, c_all, act, tanh_c = ctx.saved_tensors
+        x, w_x, w_h, h0, out, c_all, act = ctx.saved_tensors
         T, B, I = x.shape
         H = w_h.shape[1]
-        i, f, g, o = act.chunk(4, dim=2)  # [T, B, H] each
-        # Factors for all steps at once (vectorised over T)
-        dc_from_dh = o * (1 - tanh_c * tanh_c)  # ∂c-path of h_t = o ⊙ tanh(c_t): [T, B, H]
-        k_i = g * i * (1 - i)  # dgate_i = dc ⊙ k_i
-        k_f = c_all[:-1] * f * (1 - f)  # dgate_f = dc ⊙ k_f
-        k_g = i * (1 - g * g)  # dgate_g = dc ⊙ k_g
-        k_ifg = torch.stack([k_i, k_f, k_g], dim=2)  # [T, B, 3, H]
-        k_o = tanh_c * o * (1 - o)  # dgate_o = dh ⊙ k_o: [T, B, H]
-
-        d_gates = x.new_empty(T, B, 4 * H)  # [T, B, 4H]
+        d_x = torch.empty_like(x)  # [T, B, I]
+        d_w_x, d_w_h = torch.zeros_like(w_x), torch.zeros_like(w_h)  # [4H, I], [4H, H]
+        d_b = w_h.new_zeros(4 * H)
         dh = d_out[T - 1].clone()  # dh_T: the loss's gradient through out[-1] (= h_T)
         dc = d_cT.clone()
-        for t in range(T - 1, -1, -1):
-            dc = torch.addcmul(dc, dh, dc_from_dh[t])  # dc_t
-            dg = d_gates[t]  # [B, 4H], a view we fill in place
-            torch.mul(k_ifg[t], dc.unsqueeze(1), out=dg[:, :3 * H].view(B, 3, H))
-            torch.mul(k_o[t], dh, out=dg[:, 3 * H:])
-            dc = dc * f[t]  # dc_{t-1} through c_t = f ⊙ c_{t-1} + ...
-            # dh_{t-1} = dout_{t-1} + dgates_t W_h  (for t = 0 this is dh_0, no dout term)
-            dh = torch.addmm(d_out[t - 1], dg, w_h) if t > 0 else dg @ w_h
-        # (5) weight gradients: one matmul each over all T*B rows
-        dG = d_gates.view(T * B, 4 * H)
-        h_prev = torch.cat([h0.unsqueeze(0), out[:-1]]).view(T * B, H)  # h_{t-1} for every t
-        d_w_h = dG.t() @ h_prev  # [4H, H]
-        d_w_x = dG.t() @ x.reshape(T * B, I)  # [4H, I]
-        d_b = dG.sum(0)  # [4H]
-        d_x = (dG @ w_x).view(T, B, I)
+        for start in reversed(range(0, T, LSTMLayerFunction.chunk)):
+            end = min(start + LSTMLayerFunction.chunk, T)
+            n = end - start
+            i, f, g, o = act[start:end].chunk(4, dim=2)  # [n, B, H] each
+            # Factors for all the chunk's steps at once, computed in place to save memory;
+            # σ'(a) = σ(a)(1 - σ(a)) is computed as σ - σ·σ (addcmul with value=-1).
+            tanh_c = torch.tanh(c_all[start + 1:end + 1])  # [n, B, H]
+            k_o = torch.addcmul(o, o, o, value=-1).mul_(tanh_c)  # dgate_o = dh ⊙ tanh(c) σ'(o)
+            dc_from_dh = tanh_c.mul_(tanh_c).neg_().add_(1).mul_(o)  # ∂h_t/∂c_t = σ(o)(1 - tanh² c_t)
+            k_ifg = x.new_empty(n, B, 3, H)  # dgate_{i,f,g} = dc ⊙ k_{i,f,g}
+            torch.addcmul(i, i, i, value=-1, out=k_ifg[:, :, 0]).mul_(g)  # tanh(g) σ'(i)
+            torch.addcmul(f, f, f, value=-1, out=k_ifg[:, :, 1]).mul_(c_all[start:end])  # c_{t-1} σ'(f)
+            torch.mul(g, g, out=k_ifg[:, :, 2]).neg_().add_(1).mul_(i)  # σ(i)(1 - tanh² g)
+
+            d_gates = x.new_empty(n, B, 4 * H)  # [n, B, 4H]
+            for s in range(n - 1, -1, -1):  # step t = start + s, backwards
+                t = start + s
+                dc = torch.addcmul(dc, dh, dc_from_dh[s])  # dc_t
+                dg = d_gates[s]  # [B, 4H], a view we fill in place
+                torch.mul(k_ifg[s], dc.unsqueeze(1), out=dg[:, :3 * H].view(B, 3, H))
+                torch.mul(k_o[s], dh, out=dg[:, 3 * H:])
+                dc = dc * f[s]  # dc_{t-1} through c_t = f ⊙ c_{t-1} + ...
+                # dh_{t-1} = dout_{t-1} + dgates_t W_h  (for t = 0 this is dh_0, no dout term)
+                dh = torch.addmm(d_out[t - 1], dg, w_h) if t > 0 else dg @ w_h
+            # (5) weight gradients: one matmul each over the chunk's n*B rows
+            dG = d_gates.view(n * B, 4 * H)
+            d_w_x.addmm_(dG.t(), x[start:end].reshape(n * B, I))  # dW_x += Σ_t dgates_t^T x_t
+            d_b += dG.sum(0)
+            d_x[start:end] = (dG @ w_x).view(n, B, I)
+            # dW_h += Σ_t dgates_t^T h_{t-1}, where h_{t-1} is h_0 for t = 0 and out[t-1] after
+            first = 1 if start == 0 else 0
+            if first:
+                d_w_h.addmm_(dG[:B].t(), h0)
+            d_w_h.addmm_(dG[first * B:].t(), out[start + first - 1:end - 1].reshape(-1, H))
         return d_x, d_w_x, d_w_h, d_b, dh, dc
 
 

@@ -16,7 +16,6 @@ from typing import Callable, Tuple
 
 import torch
 
-from ..fast import lstm_pointwise
 from . import Hint, attempt, compare, run_checker
 
 
@@ -44,8 +43,9 @@ def _case(seed: int = 0, batch: int = 3, hidden: int = 5):
     c = f * c_prev + i * g
     h = o * torch.tanh(c)
     d_gates, dc_prev = torch.autograd.grad([h, c], [gates, c_prev], [dh, dc])
-    with torch.no_grad():
-        _, _, act, tanh_c = lstm_pointwise(gates, c_prev)  # what the forward pass stores
+    with torch.no_grad():  # what the forward pass stores
+        act = torch.cat([i, f, g, o], dim=1)
+        tanh_c = torch.tanh(c)
     inputs = (act, c_prev.detach(), tanh_c, dh, dc)
     return inputs, d_gates, dc_prev
 
