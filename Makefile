@@ -3,6 +3,7 @@
 #   make test      the same, then every test: package, stored notebooks, nbval, book, browser
 #   make execute   re-run chapters and store outputs: make execute NB="book/02_lstm_cell.ipynb" SIZE=quick DEVICE=cpu
 # TOC=path/to/toc.yml builds and tests another table of contents (default _toc.yml).
+# GPU machine with torch but no Jupyter: `make wheels` here, then tools/README.md.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -27,7 +28,7 @@ JB_FLAGS := --all -W -n --keep-going $(if $(filter-out _toc.yml,$(TOC)),--toc $(
 .PHONY: help env web book test test-package test-nbval test-browser chromium execute wheels clean
 
 help:
-	@sed -n '2,6p' Makefile | sed 's/^# *//'
+	@sed -n '2,7p' Makefile | sed 's/^# *//'
 
 # --- environment: re-made only when a requirements file changes -------------------------------
 $(ENV_STAMP): env/requirements-dev.txt pyproject.toml
