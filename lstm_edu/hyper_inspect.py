@@ -14,7 +14,7 @@ saturated :math:`\tanh(c_t)` is (their Figure 5).
   matrix* moves, computed from :math:`d` and the row norms of :math:`W_{hd}` without building it.
 - :func:`saturation_histogram`, :func:`saturation_fraction`: the distribution of :math:`\tanh(c_t)`.
 - :func:`colored_text_html`: text with each character's background coloured by a value.
-- :func:`change_explorer`: an ipywidgets chooser (layer, gate) over pre-rendered coloured texts
+- :func:`change_explorer`: an ipywidgets chooser (measure, layer, gate) over pre-rendered coloured texts
   that also works in a static HTML page (the choice is linked in the browser, no kernel needed).
 - :func:`count_parameters`, :func:`closest_size`: match two models' sizes by parameter count.
 
@@ -27,7 +27,7 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import nn
@@ -293,35 +293,55 @@ def colored_text_html(text: str, values: Sequence[float], cmap: str = "Reds", vm
             f"{legend}</div>")
 
 
-def change_explorer(text: str, changes: torch.Tensor, label: str = "change", cmap: str = "Reds"):
+def change_explorer(text: str, changes: Union[torch.Tensor, Dict[str, torch.Tensor]], label: str = "change",
+                    cmap: str = "Reds"):
     """An ipywidgets chooser of layer and gate over the coloured text of ``changes`` ``[T, L, 4]``.
 
-    Every (layer, gate) text is rendered in advance into an ``HTML`` widget inside nested
-    ``Stack`` widgets, and the two dropdowns are linked to the stacks with ``jslink``: the choice
-    is made in the browser, so the widget also works in a static page built from saved widget
-    state. Each gate's colours share one scale per layer (the same colour means the same change).
+    ``changes`` is one tensor ``[T, L, 4]`` (coloured as ``label``), or a dict ``{label: tensor}``
+    of several measures of the same shape, which adds a "measure" dropdown.
+
+    Every text is rendered in advance into an ``HTML`` widget inside nested ``Stack`` widgets, and
+    the dropdowns are linked to the stacks with ``jslink`` (the links are in the returned box's
+    ``links``): the choice is made in the browser, so the widget also works in a static page built
+    from saved widget state. Within one measure and
+    layer the four gates share one colour scale (the same colour means the same change).
     """
     import ipywidgets as widgets
 
-    if changes.dim() != 3 or changes.shape[0] != len(text) or changes.shape[2] != len(GATES):
-        raise ValueError(f"changes must be [T={len(text)}, L, 4], got {list(changes.shape)}")
-    n_layers = changes.shape[1]
+    measures = dict(changes) if isinstance(changes, dict) else {label: changes}
+    if not measures:
+        raise ValueError("changes is an empty dict: give at least one measure")
+    shapes = {tuple(v.shape) for v in measures.values()}
+    shape = next(iter(shapes))
+    if len(shapes) != 1 or len(shape) != 3 or shape[0] != len(text) or shape[2] != len(GATES):
+        raise ValueError(f"changes must be [T={len(text)}, L, 4] (every measure the same shape), "
+                         f"got {sorted(list(s) for s in shapes)}")
+    n_layers = shape[1]
+    measure_pick = widgets.Dropdown(options=[(m, k) for k, m in enumerate(measures)], value=0, description="measure")
     layer_pick = widgets.Dropdown(options=[(f"layer {l}", l) for l in range(n_layers)], value=0, description="layer")
     gate_pick = widgets.Dropdown(options=[(GATE_NAMES[g], k) for k, g in enumerate(GATES)], value=0, description="gate")
-    layer_stacks = []
-    for layer in range(n_layers):
-        vals = changes[:, layer]
-        finite = vals[torch.isfinite(vals)]
-        vmax = float(finite.max()) if finite.numel() else 1.0
-        pages = [widgets.HTML(colored_text_html(text, vals[:, k], cmap=cmap, vmin=0.0, vmax=vmax, label=label,
-                                                title=f"layer {layer}, {GATE_NAMES[g]}"))
-                 for k, g in enumerate(GATES)]
-        gate_stack = widgets.Stack(pages, selected_index=0)
-        widgets.jslink((gate_pick, "index"), (gate_stack, "selected_index"))
-        layer_stacks.append(gate_stack)
-    outer = widgets.Stack(layer_stacks, selected_index=0)
-    widgets.jslink((layer_pick, "index"), (outer, "selected_index"))
-    return widgets.VBox([widgets.HBox([layer_pick, gate_pick]), outer])
+    measure_stacks, links = [], []
+    for name, values in measures.items():
+        layer_stacks = []
+        for layer in range(n_layers):
+            vals = values[:, layer].detach().float().cpu()
+            finite = vals[torch.isfinite(vals)]
+            vmax = float(finite.max()) if finite.numel() else 1.0
+            pages = [widgets.HTML(colored_text_html(text, vals[:, k], cmap=cmap, vmin=0.0, vmax=vmax, label=name,
+                                                    title=f"{name}: layer {layer}, {GATE_NAMES[g]}"))
+                     for k, g in enumerate(GATES)]
+            gate_stack = widgets.Stack(pages, selected_index=0)
+            links.append(widgets.jslink((gate_pick, "index"), (gate_stack, "selected_index")))
+            layer_stacks.append(gate_stack)
+        layer_stack = widgets.Stack(layer_stacks, selected_index=0)
+        links.append(widgets.jslink((layer_pick, "index"), (layer_stack, "selected_index")))
+        measure_stacks.append(layer_stack)
+    outer = widgets.Stack(measure_stacks, selected_index=0)
+    links.append(widgets.jslink((measure_pick, "index"), (outer, "selected_index")))
+    picks = [layer_pick, gate_pick] if len(measures) == 1 else [measure_pick, layer_pick, gate_pick]
+    box = widgets.VBox([widgets.HBox(picks), outer])
+    box.links = links  # the browser-side links (kept for inspection; the saved state holds them too)
+    return box
 
 
 # ---------------------------------------------------------------------------------------------

@@ -171,13 +171,34 @@ def test_change_explorer_structure():
     ch = torch.rand(len(text), 2, 4)
     w = hi.change_explorer(text, ch)
     layer_pick, gate_pick = w.children[0].children
-    outer = w.children[1]
+    outer = w.children[1].children[0]  # the one measure's stack of layers
     assert isinstance(outer, ipywidgets.Stack) and len(outer.children) == 2
     assert all(len(s.children) == 4 for s in outer.children)
     assert "layer 1, forget gate f" in outer.children[1].children[1].value
     assert [o[0] for o in gate_pick.options] == ["input gate i", "forget gate f", "candidate g", "output gate o"]
     with pytest.raises(ValueError):
         hi.change_explorer("hi", ch)
+
+
+def test_change_explorer_with_two_measures():
+    ipywidgets = pytest.importorskip("ipywidgets")
+    text = "abc"
+    w = hi.change_explorer(text, {"‖Δd‖": torch.rand(3, 1, 4), "‖ΔW‖": torch.rand(3, 1, 4) + 5})
+    measure_pick, layer_pick, gate_pick = w.children[0].children
+    assert [o[0] for o in measure_pick.options] == ["‖Δd‖", "‖ΔW‖"]
+    page = w.children[1].children[1].children[0].children[3]  # measure ‖ΔW‖, layer 0, gate o
+    assert isinstance(page, ipywidgets.HTML) and "‖ΔW‖: layer 0, output gate o" in page.value
+    # every dropdown drives its stacks through a browser-side link (works without a kernel)
+    pairs = {(id(link.source[0]), id(link.target[0])) for link in w.links}
+    assert all(link.source[1] == "index" and link.target[1] == "selected_index" for link in w.links)
+    assert (id(measure_pick), id(w.children[1])) in pairs
+    for layer_stack in w.children[1].children:
+        assert (id(layer_pick), id(layer_stack)) in pairs
+        assert all((id(gate_pick), id(gate_stack)) in pairs for gate_stack in layer_stack.children)
+    with pytest.raises(ValueError, match="same shape"):
+        hi.change_explorer(text, {"a": torch.rand(3, 1, 4), "b": torch.rand(3, 2, 4)})
+    with pytest.raises(ValueError, match="empty"):
+        hi.change_explorer(text, {})
 
 
 def test_closest_size_and_count():
