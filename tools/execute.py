@@ -18,6 +18,7 @@ also runs on a GPU machine that has torch but no Jupyter: see tools/README.md.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import sys
 import time
@@ -45,6 +46,19 @@ def widget_views(nb) -> list[str]:
     return ids
 
 
+def stable_widget_ids(nb, name: str):
+    """Replace the random widget model ids by ids derived from the notebook's name and the order the
+    widgets were created in, so that re-executing a chapter does not rewrite every id in the diff."""
+    state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    if not state:
+        return nb
+    text = nbformat.writes(nb)
+    for k, old in enumerate(list(state)):
+        new = hashlib.sha1(f"{name}:{k}".encode()).hexdigest()[:32]
+        text = text.replace(old, new)
+    return nbformat.reads(text, as_version=4)
+
+
 def execute(path: Path, timeout: int, kernel: str) -> float:
     """Run ``path`` in a fresh kernel and write it back; return the seconds it took."""
     nb = nbformat.read(path, as_version=4)
@@ -64,7 +78,7 @@ def execute(path: Path, timeout: int, kernel: str) -> float:
     missing = [v for v in views if v not in state]
     if missing:
         raise RuntimeError(f"{path}: widget state not saved for {len(missing)} of {len(views)} widget views")
-    nbformat.write(nb, path)
+    nbformat.write(stable_widget_ids(nb, path.name), path)
     return seconds
 
 
