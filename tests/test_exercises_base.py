@@ -20,6 +20,12 @@ def test_attempt_reports_where_the_readers_code_failed():
     msg = _hint(lambda: attempt(broken, torch.ones(2, 2), what="my_step"))
     assert msg.startswith("my_step raised RuntimeError") and "x @ torch.ones(3, 3)" in msg
 
+    def fails_inside_torch(x):
+        return torch.nn.functional.linear(x, torch.ones(3, 3))  # raises inside torch
+
+    msg = _hint(lambda: attempt(fails_inside_torch, torch.ones(2, 2)))
+    assert "torch.nn.functional.linear(x, torch.ones(3, 3))" in msg  # the reader's line, not torch's
+
 
 def test_attempt_wrong_arity_and_placeholders():
     assert "could not be called with 2 argument(s)" in _hint(lambda: attempt(lambda x: x, 1, 2))

@@ -11,6 +11,7 @@ the book can show the result of checking the reference solution.
 
 from __future__ import annotations
 
+import os
 import traceback
 from typing import Any, Callable, Optional
 
@@ -19,6 +20,10 @@ import torch
 
 class Hint(Exception):
     """Raised inside a checker to stop with a hint for the reader."""
+
+
+def _is_library(filename: str) -> bool:
+    return "site-packages" in filename or filename.startswith(os.path.dirname(torch.__file__))
 
 
 def attempt(fn: Callable[..., Any], *args: Any, what: str = "your function", **kwargs: Any) -> Any:
@@ -35,7 +40,8 @@ def attempt(fn: Callable[..., Any], *args: Any, what: str = "your function", **k
             # it failed at the call itself: the reader's function takes other arguments
             n = len(args) + len(kwargs)
             raise Hint(f"{what} could not be called with {n} argument(s): {e}") from None
-        frame = frames[-1]
+        # the deepest frame in the reader's code, not inside torch or another library
+        frame = next((f for f in reversed(frames) if not _is_library(f.filename)), frames[-1])
         raise Hint(f"{what} raised {type(e).__name__}: {e} (line {frame.lineno}: {frame.line!r})") from None
 
 
