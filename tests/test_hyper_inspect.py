@@ -209,3 +209,16 @@ def test_closest_size_and_count():
     assert hi.closest_size(lambda n: n * n, 10_000_000, 1, 100) == 100
     with pytest.raises(ValueError):
         hi.closest_size(lambda n: n, 3, 5, 1)
+
+
+def test_trace_of_the_fast_drop_in_agrees_with_its_forward():
+    fast = pytest.importorskip("lstm_edu.fast")
+    m = _randomise(fast.FastHyperLSTM(I, H, HY, NZ, 2), seed=7)
+    x = torch.randn(T, B, I)
+    out, (h, c, h_hat, c_hat) = m(x)
+    tr = hi.trace_hyper_lstm(m, x)  # steps through the reference cells the subclass keeps
+    torch.testing.assert_close(tr.h[:, -1], out.detach(), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(tr.c[-1], c.detach(), atol=1e-5, rtol=1e-4)
+    lstm = _randomise(fast.FastLSTM(I, H, 2), seed=8)
+    out, (h, c) = lstm(x)
+    torch.testing.assert_close(hi.trace_lstm(lstm, x).h[:, -1], out.detach(), atol=1e-5, rtol=1e-4)
