@@ -60,6 +60,12 @@ class HyperLSTMCell(nn.Module):
     ``z_h``, ``z_x`` weights 0 and biases 1 (so every ``z`` starts at 1); ``z_b`` weights
     :math:`\mathcal{N}(0, 0.01^2)`; ``d_h``, ``d_x`` weights the constant ``0.1 / n_z`` (so every
     ``d`` starts at 0.1); ``d_b`` weight and bias 0; ``w_h``, ``w_x`` orthogonal; layer norms gain 1, bias 0.
+    A consequence of this initialisation (measured in chapter 8): the ``n_z`` rows of ``z_h`` and
+    ``z_x`` start identical, as do the ``n_z`` columns of ``d_h[k]`` and ``d_x[k]``, and they
+    receive identical gradients, so training never separates them: ``d_h`` and ``d_x`` then vary
+    along one direction per gate, as if ``n_z`` were 1 (``z_b`` starts random and is not tied).
+    The paper's reference code initialises the same way; we keep it and say so rather than
+    silently add noise.
     Departures: labml's implementation initialises ``w_h`` and ``w_x`` to **zeros** (its users
     report it trains badly; the book compares the two); the paper writes :math:`\hat{h}_{t-1}` where
     its own code, and ours, feeds the current :math:`\hat{h}_t` to ``z``.

@@ -174,3 +174,23 @@ def test_bad_sizes(kwargs, name):
     args = dict(input_size=I, hidden_size=H, hyper_size=HY, n_z=NZ, n_layers=1) | kwargs
     with pytest.raises(ValueError, match=f"{name} must be a positive int"):
         HyperLSTM(**args)
+
+
+def test_paper_init_ties_the_n_z_rows_of_z_h_and_z_x():
+    """Documented in HyperLSTMCell: identical rows get identical gradients, so the tie persists."""
+    torch.manual_seed(6)
+    m = HyperLSTM(I, H, HY, 4, 1)
+    opt = torch.optim.Adam(m.parameters(), 1e-2)
+    for _ in range(5):
+        x = torch.randn(T, B, I)
+        loss = (m(x)[0][1:] - x[:-1, :, :1]).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    cell = m.cells[0]
+    for lin in (cell.z_h, cell.z_x):
+        rows = lin.weight.view(4, 4, HY)  # [gate, n_z, hyper_size]
+        assert (rows - rows[:, :1]).abs().max() == 0
+    rows_b = cell.z_b.weight.view(4, 4, HY)
+    assert (rows_b - rows_b[:, :1]).abs().max() > 1e-3  # z_b starts random: not tied
+    assert cell.z_h.weight.abs().max() > 0  # the tied rows did train
