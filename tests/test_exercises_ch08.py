@@ -44,6 +44,10 @@ def _with_step0(d, w_d):
     (lambda d, w: right(d, w) + 0.1, "wrong values"),
     (lambda d, w: right(d.sub_(1), w), "in place"),
     (3, "pass the function itself"),
+    (lambda d, w: (d[1:] - d[:-1]).abs().mul(w.norm(dim=1)).sum(-1), "adds the rows' norms"),
+    (lambda d, w: torch.ones(len(d) - 1, dtype=torch.long), "floating-point"),
+    (lambda d, w: right(d, w) * float("nan"), "nan or inf"),
+    (lambda d, w: (d[1:] - d[:-1]).pow(2).sum(-1).sub(1e3).sqrt(), "nan or inf"),
 ])
 def test_wrong_answers_get_a_hint(fn, hint, capsys):
     assert ch08.check_weight_change(fn) is False

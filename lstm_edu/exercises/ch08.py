@@ -40,16 +40,24 @@ def check_weight_change(fn) -> bool:
             raise Hint(f"return one value per step t = 1..T-1 (shape [{T - 1}]): step 0 has no previous d to compare with")
         if got.shape != want.shape:
             raise Hint(f"the result should have shape [T-1] = [{T - 1}] (one Frobenius norm per step), got {list(got.shape)}")
+        if not got.is_floating_point():
+            raise Hint(f"return a floating-point tensor (a norm is a real number), got dtype {got.dtype}")
         got = got.detach().float()
+        if not torch.isfinite(got).all():
+            raise Hint("your result contains nan or inf: a norm of real numbers is always finite "
+                       "(a sqrt of a negative number? a division by zero?)")
         dd = d[1:] - d[:-1]
         if torch.allclose(got, want.pow(2), rtol=1e-4, atol=1e-5):
             raise Hint("these are the squared norms: take the square root at the end")
         if torch.allclose(got, dd.norm(dim=-1), rtol=1e-4, atol=1e-5):
             raise Hint("that is ‖d_t − d_{t−1}‖, the change of d alone; each d_i scales row i of W_d, "
                        "so weight (d_t,i − d_{t−1},i)² by the squared norm of that row")
-        col_sq = w_d.pow(2).sum(dim=0)
-        if n_in == col_sq.numel() and torch.allclose(got, (dd[:, :n_in].pow(2) * col_sq).sum(-1).sqrt(), rtol=1e-4, atol=1e-5):
+        col_sq = w_d.pow(2).sum(dim=0)  # [N_in]: column norms, a mix-up with the row norms
+        if torch.allclose(got, (dd[:, :n_in].pow(2) * col_sq).sum(-1).sqrt(), rtol=1e-4, atol=1e-5):
             raise Hint("d scales the rows of W_d (d_i multiplies row i), so use the row norms: w_d.pow(2).sum(dim=1)")
+        if torch.allclose(got, (dd.abs() * w_d.pow(2).sum(dim=1).sqrt()).sum(-1), rtol=1e-4, atol=1e-5):
+            raise Hint("that adds the rows' norms; the Frobenius norm adds their *squares* and takes one "
+                       "square root at the end: sqrt(Σ_i (Δd_i)² ‖row i‖²)")
         if torch.allclose(got, (dd.pow(2) * w_d.abs().sum(dim=1)).sum(-1).sqrt(), rtol=1e-4, atol=1e-5) or \
                 torch.allclose(got, (dd.pow(2) * w_d.pow(2).sum(dim=1).sqrt()).sum(-1).sqrt(), rtol=1e-4, atol=1e-5):
             raise Hint("weight each squared change by the *squared* Euclidean norm of the row: w_d.pow(2).sum(dim=1)")
