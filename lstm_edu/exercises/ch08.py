@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from typing import Optional, Tuple
+
 import torch
 
 from . import Hint, attempt, compare, run_checker
@@ -15,6 +17,36 @@ def _explicit(d: torch.Tensor, w_d: torch.Tensor) -> torch.Tensor:
     """‖diag(d_t) W_d − diag(d_{t−1}) W_d‖_F for t = 1..T−1, with the matrices built."""
     w = d[:, :, None] * w_d[None]  # [T, N_h, N_in]: W(t) = diag(d_t) W_d
     return torch.linalg.matrix_norm(w[1:] - w[:-1])  # [T-1]
+
+
+def _matrices_built(fn, d: torch.Tensor, w_d: torch.Tensor) -> Optional[Tuple[int, int]]:
+    """Run ``fn(d, w_d)`` and watch the tensors torch creates inside it (views and in-place results
+    aside): ``(how many hold at least one W_d's worth of numbers, the most numbers one holds)``.
+
+    ``None`` when the watch itself is not possible (older torch, or ``fn`` fails under it): the
+    checker then does not judge how the result was computed.
+    """
+    try:
+        from torch.utils._python_dispatch import TorchDispatchMode
+    except ImportError:  # pragma: no cover - every torch the book supports has it
+        return None
+    big, sizes = w_d.numel(), []
+
+    class Watch(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if not func.overloadpacket.__name__.endswith("_"):  # in-place ops create nothing
+                for t in out if isinstance(out, (tuple, list)) else (out,):
+                    if isinstance(t, torch.Tensor) and not t._is_view() and t.numel() >= big:
+                        sizes.append(t.numel())
+            return out
+
+    try:
+        with Watch():
+            fn(d, w_d)
+    except Exception:
+        return None
+    return len(sizes), max(sizes, default=0)
 
 
 def check_weight_change(fn) -> bool:
@@ -63,6 +95,19 @@ def check_weight_change(fn) -> bool:
             raise Hint("weight each squared change by the *squared* Euclidean norm of the row: w_d.pow(2).sum(dim=1)")
         compare("weight_change(d, w_d)", got, want, atol=1e-5, rtol=1e-4,
                 hint="‖W(t) − W(t−1)‖_F² = Σ_i (d_t,i − d_{t−1},i)² ‖row i of W_d‖²")
+
+        # Right values; now a wide W_d (each W(t) holds 4 x 64 numbers, d only 7 x 4): did fn build W(t)?
+        d2 = torch.randn(7, 4, generator=g)
+        w2 = torch.randn(4, 64, generator=g)
+        compare("weight_change(d, w_d) on a second example (d [7, 4], w_d [4, 64])",
+                attempt(fn, d2.clone(), w2.clone(), what="your weight_change(d, w_d)"), _explicit(d2, w2),
+                atol=1e-4, rtol=1e-4, hint="does your code assume particular sizes?")
+        built = _matrices_built(fn, d2.clone(), w2.clone())
+        if built is not None and (built[0] > 4 or built[1] >= 2 * w2.numel()):
+            raise Hint(f"the values are right, but your function built weight matrices: it created {built[0]} "
+                       f"tensors at least as large as W_d (the largest {built[1]:,} numbers), where the row norms of W_d, "
+                       "computed once, are all it needs: Σ_i (d_t,i − d_{t−1},i)² ‖row i of W_d‖², "
+                       "O(T N_h) work after one pass over W_d")
 
     return run_checker("weight_change", body)
 
