@@ -75,9 +75,10 @@ class LSTMLayerFunction(torch.autograd.Function):
 
     # Steps per chunk of the backward pass (its temporaries are [chunk, B, ...]).
     chunk = 64
-    # Which elementwise function the forward loop calls (``FastLSTM.compile_pointwise`` swaps in
-    # a compiled one on CUDA).
+    # The elementwise function the forward loop calls; on CUDA tensors a compiled one when
+    # ``FastLSTM.compile_pointwise()`` has set ``pointwise_cuda``.
     pointwise = staticmethod(lstm_pointwise)
+    pointwise_cuda = None
 
     @staticmethod
     def forward(ctx, x, w_x, w_h, b, h0, c0):
@@ -90,12 +91,15 @@ class LSTMLayerFunction(torch.autograd.Function):
         c_all = x.new_empty(T + 1, B, H)  # c_0 ... c_T
         c_all[0] = c0
         w_h_t = w_h.t()  # [H, 4H]
+        pointwise = LSTMLayerFunction.pointwise
+        if x.is_cuda and LSTMLayerFunction.pointwise_cuda is not None:
+            pointwise = LSTMLayerFunction.pointwise_cuda
         h = h0
         for t in range(T):
             # (3) all four gates in one matmul: act[t] = W_x x_t + b + W_h h_{t-1}, [B, 4H]
             act[t].addmm_(h, w_h_t)
             # (4) the elementwise update, fused into a few in-place calls
-            LSTMLayerFunction.pointwise(act[t], c_all[t], c_all[t + 1], out[t])
+            pointwise(act[t], c_all[t], c_all[t + 1], out[t])
             h = out[t]
         # Kept for the backward pass: act (4 floats per step, example and hidden unit) and c (1),
         # plus x and out, the neighbouring layers' tensors anyway; tanh(c_t) is recomputed.
@@ -189,18 +193,19 @@ class FastLSTM(LSTM):
 
     @staticmethod
     def compile_pointwise(enable: bool = True) -> bool:
-        """GPU only (untested in this edition): compile the per-step elementwise function with
-        ``torch.compile`` so that it runs as one fused kernel. Returns whether it is enabled; does
-        nothing (returns ``False``) without CUDA and Triton."""
-        LSTMLayerFunction.pointwise = staticmethod(lstm_pointwise)
-        if enable and torch.cuda.is_available():
-            try:
-                import triton  # noqa: F401
-            except ImportError:
-                return False
-            LSTMLayerFunction.pointwise = staticmethod(torch.compile(lstm_pointwise, dynamic=False))
-            return True
-        return False
+        """GPU only, and untested in this edition (no GPU was available): compile the per-step
+        elementwise function with ``torch.compile`` so that it runs as one fused kernel on CUDA
+        tensors (CPU tensors keep the eager function). Applies to every ``FastLSTM``. Returns
+        whether it is enabled; without CUDA and Triton it does nothing and returns ``False``."""
+        LSTMLayerFunction.pointwise_cuda = None
+        if not (enable and torch.cuda.is_available()):
+            return False
+        try:
+            import triton  # noqa: F401
+        except ImportError:
+            return False
+        LSTMLayerFunction.pointwise_cuda = torch.compile(lstm_pointwise, dynamic=False)
+        return True
 
 
 # ---------------------------------------------------------------------------------------------

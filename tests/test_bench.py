@@ -46,3 +46,14 @@ def test_parse_args_quick_defaults():
     assert args.repeats == 2 and args.mem_steps == 50
     args = bench.parse_args([])
     assert args.repeats == 5 and args.mem_steps == 2000
+
+
+def test_profile_helpers():
+    import torch
+
+    s = bench.QUICK_SIZES
+    model = bench.build("FastLSTM", s, torch.device("cpu"))
+    x = torch.randn(s.n_steps, s.batch_size, s.input_size)
+    averages = bench.profile_step(lambda: bench.training_step(model, x), torch.device("cpu"))
+    mat, rest, calls = bench.split_profile(averages)
+    assert mat > 0 and rest >= 0 and calls > 0

@@ -205,3 +205,18 @@ def test_chapter9_checker(capsys):
 
     assert ch09.check_pointwise_backward(stub) is False
     assert "NotImplementedError" in capsys.readouterr().out
+
+
+def test_compile_pointwise_is_guarded():
+    """Without CUDA the GPU-only switch does nothing; CPU results are unchanged either way."""
+    from lstm_edu import fast
+
+    enabled = FastLSTM.compile_pointwise()
+    try:
+        assert enabled == (torch.cuda.is_available() and fast.LSTMLayerFunction.pointwise_cuda is not None)
+        ref, fast_model, _ = make_pair("lstm", 2)
+        x = torch.randn(T, B, I)
+        assert_close(fast_model(x)[0], ref(x)[0], 1e-5, "output with compile_pointwise()")
+    finally:
+        FastLSTM.compile_pointwise(False)
+    assert fast.LSTMLayerFunction.pointwise_cuda is None
