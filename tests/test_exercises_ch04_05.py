@@ -95,3 +95,41 @@ def test_correlation_hints(capsys, fn, hint):
 
 def test_correlation_accepts_solution():
     assert ch05.check_correlations(corr_right) is True
+
+
+def raise_value_error(*args):
+    raise ValueError("oops")
+
+
+WRONG_KINDS = [
+    (lambda *a: None, ""),
+    (raise_value_error, "ValueError"),
+    (lambda *a: torch.zeros(2, 2), ""),  # wrong shape (saturation: not a pair)
+    (lambda *a: (torch.zeros(3), torch.zeros(3)), ""),
+    (lambda *a: [0.5, 0.5], ""),
+    (lambda *a: torch.full_like(a[0], float("nan")), ""),
+    (lambda *a: a[0].to(torch.complex64), ""),
+    (lambda *a: torch.zeros(a[0].shape[-1:], device="meta"), ""),
+    (lambda: 1, "could not be called"),
+]
+
+
+@pytest.mark.parametrize("check", [ch04.check_bits_per_char, ch04.check_temperature_probs,
+                                   ch05.check_saturation, ch05.check_correlations])
+@pytest.mark.parametrize("fn, hint", WRONG_KINDS)
+def test_any_wrong_kind_of_answer_gets_a_hint_not_a_traceback(capsys, check, fn, hint):
+    assert check(fn) is False
+    out = capsys.readouterr().out
+    assert out.startswith("❌") and hint in out
+
+
+@pytest.mark.parametrize("check, fn, hint", [
+    (ch04.check_bits_per_char, lambda l, t: torch.tensor(float("nan")), "nan or inf"),
+    (ch04.check_temperature_probs, lambda z, t: torch.full_like(z, float("nan")), "nan or inf"),
+    (ch05.check_correlations, lambda a, f: torch.full((a.shape[1],), float("inf")), "nan or inf"),
+    (ch05.check_saturation, lambda g: (torch.full((5,), float("nan")),) * 2, "nan or inf"),
+    (ch05.check_correlations, lambda a, f: torch.zeros(a.shape[1], dtype=torch.complex64), "complex"),
+])
+def test_non_finite_and_complex_answers_are_named(capsys, check, fn, hint):
+    assert check(fn) is False
+    assert hint in capsys.readouterr().out
