@@ -139,10 +139,10 @@ def test_wrong_containers_and_devices_get_hints(capsys):
     assert not ok and "pair" in out, out
     # values that cannot be compared on the CPU, or are complex: a hint, not a crash
     ok, out = check(ch01.check_rnn_step_jacobian, lambda h, w: jacobian_right(h, w).to("meta"), capsys)
-    assert not ok and "CPU" in out, out
+    assert not ok and "meta tensor with no values" in out, out
     ok, out = check(ch01.check_rnn_step_jacobian, lambda h, w: jacobian_right(h, w) * (1 + 0j), capsys)
     assert not ok and "complex" in out, out
     ok, out = check(ch02.check_lstm_step_concat, lambda *a: tuple(t.to("meta") for t in step_right(*a)), capsys)
-    assert not ok and "CPU" in out, out
+    assert not ok and "meta tensor with no values" in out, out
     ok, out = check(ch03.check_lstm_layer_loop, lambda *a: (loop_right(*a)[0].to("meta"), loop_right(*a)[1]), capsys)
-    assert not ok and "CPU" in out, out
+    assert not ok and "meta tensor with no values" in out, out

@@ -60,15 +60,40 @@ def compare(name: str, got: Any, want: torch.Tensor, atol: float = 1e-5, rtol: f
         raise Hint(msg + (f". Hint: {hint}" if hint else ""))
 
 
+def readable(name: str, got: object) -> object:
+    """A tensor answer detached and on the CPU, or a :class:`Hint` if it is meta, complex, nan or inf.
+
+    Anything that is not a tensor is returned as it came (:func:`compare` names its type).
+    """
+    if not isinstance(got, torch.Tensor):
+        return got
+    if got.device.type == "meta":
+        raise Hint(f"{name} is a meta tensor with no values: compute it from the inputs")
+    got = got.detach().cpu()
+    if got.is_complex():
+        raise Hint(f"{name} is complex ({got.dtype}): the answer is real numbers")
+    if got.is_floating_point() and not torch.isfinite(got).all():
+        raise Hint(f"{name} contains nan or inf: look for a division by zero or a log of 0")
+    return got
+
+
 def run_checker(title: str, body: Callable[[], None]) -> bool:
-    """Run ``body``; print ``✅ title`` on success or ``❌ title: hint``. Returns whether it passed."""
+    """Run ``body``; print ``✅ title`` on success or ``❌ title: hint``. Returns whether it passed.
+
+    An error that is not a :class:`Hint` (an answer of a kind the checks did not foresee) is
+    reported as a hint too: a checker never crashes.
+    """
     try:
         body()
     except Hint as h:
         print(f"❌ {title}: {h}")
         return False
+    except Exception as e:
+        print(f"❌ {title}: could not check your answer ({type(e).__name__}: {e}); "
+              "return what the exercise describes (usually a real-valued torch.Tensor)")
+        return False
     print(f"✅ {title}: correct")
     return True
 
 
-__all__ = ["Hint", "attempt", "compare", "run_checker"]
+__all__ = ["Hint", "attempt", "compare", "readable", "run_checker"]

@@ -7,19 +7,7 @@ from typing import Callable
 import torch
 
 from ..rnn import RNNCell
-from . import Hint, attempt, compare, run_checker
-
-
-def _on_cpu(name: str, value: object) -> object:
-    """A returned tensor, detached and on the CPU (a GPU result is judged like any other); anything else as it came."""
-    if not isinstance(value, torch.Tensor):
-        return value
-    if value.is_complex():
-        raise Hint(f"{name} is a complex tensor; every quantity here is real")
-    try:
-        return value.detach().cpu()
-    except Exception as e:  # e.g. a meta tensor, which holds no values
-        raise Hint(f"{name} could not be copied to the CPU ({type(e).__name__}: {e})") from None
+from . import Hint, attempt, compare, readable, run_checker
 
 
 def check_rnn_step_jacobian(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
@@ -40,7 +28,7 @@ def check_rnn_step_jacobian(fn: Callable[[torch.Tensor, torch.Tensor], torch.Ten
         h_t = h_t[0].detach()
         w_hh = cell.lin_h.weight.detach()
         want = torch.autograd.functional.jacobian(lambda hp: cell(x, hp.unsqueeze(0))[0][0], h_prev[0])
-        got = _on_cpu("J", attempt(fn, h_t.clone(), w_hh.clone(), what="your function"))
+        got = readable("J", attempt(fn, h_t.clone(), w_hh.clone(), what="your function"))
         if isinstance(got, torch.Tensor) and got.shape == want.shape:
             got = got.double()
             d = 1 - h_t**2

@@ -7,19 +7,7 @@ from typing import Callable
 import torch
 
 from ..lstm import LSTMCell
-from . import Hint, attempt, compare, run_checker
-
-
-def _on_cpu(name: str, value: object) -> object:
-    """A returned tensor, detached and on the CPU (a GPU result is judged like any other); anything else as it came."""
-    if not isinstance(value, torch.Tensor):
-        return value
-    if value.is_complex():
-        raise Hint(f"{name} is a complex tensor; every quantity here is real")
-    try:
-        return value.detach().cpu()
-    except Exception as e:  # e.g. a meta tensor, which holds no values
-        raise Hint(f"{name} could not be copied to the CPU ({type(e).__name__}: {e})") from None
+from . import Hint, attempt, compare, readable, run_checker
 
 
 def _step(x, h, c, W, b, first="h", order="ifgo"):
@@ -50,7 +38,7 @@ def check_lstm_step_concat(fn: Callable[..., object]) -> bool:
         got = attempt(fn, x.clone(), h.clone(), c.clone(), W.clone(), b.clone(), what="your function")
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             raise Hint(f"return a pair (h_t, c_t), got {type(got).__name__}")
-        h_got, c_got = _on_cpu("h_t", got[0]), _on_cpu("c_t", got[1])
+        h_got, c_got = readable("h_t", got[0]), readable("c_t", got[1])
         if isinstance(h_got, torch.Tensor) and isinstance(c_got, torch.Tensor) and h_got.shape == c_got.shape == h_want.shape:
             h_got, c_got = h_got.to(h_want.dtype), c_got.to(c_want.dtype)  # e.g. float64 attempts
             if torch.allclose(h_got, c_want, atol=1e-5) and torch.allclose(c_got, h_want, atol=1e-5):

@@ -7,19 +7,7 @@ from typing import Callable
 import torch
 
 from ..lstm import LSTM
-from . import Hint, attempt, compare, run_checker
-
-
-def _on_cpu(name: str, value: object) -> object:
-    """A returned tensor, detached and on the CPU (a GPU result is judged like any other); anything else as it came."""
-    if not isinstance(value, torch.Tensor):
-        return value
-    if value.is_complex():
-        raise Hint(f"{name} is a complex tensor; every quantity here is real")
-    try:
-        return value.detach().cpu()
-    except Exception as e:  # e.g. a meta tensor, which holds no values
-        raise Hint(f"{name} could not be copied to the CPU ({type(e).__name__}: {e})") from None
+from . import Hint, attempt, compare, readable, run_checker
 
 
 def check_lstm_layer_loop(fn: Callable[..., object]) -> bool:
@@ -48,7 +36,7 @@ def check_lstm_layer_loop(fn: Callable[..., object]) -> bool:
         if isinstance(out, (list, tuple)):
             raise Hint(f"out is a Python {type(out).__name__} of tensors: stack it into one tensor [n_steps, B, H] "
                        "with torch.stack(out)")
-        out, h_got, c_got = _on_cpu("out", out), _on_cpu("h_T", h_got), _on_cpu("c_T", c_got)
+        out, h_got, c_got = readable("out", out), readable("h_T", h_got), readable("c_T", c_got)
         if isinstance(out, torch.Tensor) and out.shape == (B, T, H):
             raise Hint("out is [batch, n_steps, hidden]; stack along a new first axis (time-major): torch.stack(out, dim=0)")
         if isinstance(out, torch.Tensor) and out.shape == out_want.shape:

@@ -8,36 +8,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from . import Hint, attempt, compare, run_checker
-
-
-def _guarded(body: Callable[[], None]) -> Callable[[], None]:
-    """``body`` with any unexpected error turned into a :class:`Hint`: a checker never crashes."""
-
-    def wrapped() -> None:
-        try:
-            body()
-        except Hint:
-            raise
-        except Exception as e:  # an answer of a kind the checks did not foresee
-            raise Hint(f"could not check your answer ({type(e).__name__}: {e}); "
-                       "return a real-valued torch.Tensor on the CPU, as the exercise describes") from None
-
-    return wrapped
-
-
-def _readable(name: str, got: object) -> object:
-    """A tensor answer detached and on the CPU, or a :class:`Hint` if it is complex, nan or inf."""
-    if not isinstance(got, torch.Tensor):
-        return got
-    if got.device.type == "meta":
-        raise Hint(f"{name} is a meta tensor with no values: compute it from the inputs")
-    got = got.detach().cpu()
-    if got.is_complex():
-        raise Hint(f"{name} is complex ({got.dtype}): the answer is real numbers")
-    if got.is_floating_point() and not torch.isfinite(got).all():
-        raise Hint(f"{name} contains nan or inf: look for a division by zero or a log of 0")
-    return got
+from . import Hint, attempt, compare, readable, run_checker
 
 
 def check_bits_per_char(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
@@ -56,7 +27,7 @@ def check_bits_per_char(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
         got = attempt(fn, logits.clone(), targets.clone(), what="your function")
         if isinstance(got, (float, int)) and not isinstance(got, bool):
             got = torch.tensor(float(got), dtype=torch.float64)
-        got = _readable("your bpc", got)
+        got = readable("your bpc", got)
         if isinstance(got, torch.Tensor) and got.numel() == 1:
             got = got.double().reshape(())
             nats = want * math.log(2)
@@ -74,7 +45,7 @@ def check_bits_per_char(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
         compare("bpc", got, want.reshape(()), atol=1e-9, rtol=1e-7,
                 hint="bpc = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1)) / math.log(2)")
 
-    return run_checker("bits_per_char", _guarded(body))
+    return run_checker("bits_per_char", body)
 
 
 def check_temperature_probs(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> bool:
@@ -87,7 +58,7 @@ def check_temperature_probs(fn: Callable[[torch.Tensor, float], torch.Tensor]) -
         gen = torch.Generator().manual_seed(5)
         z = 3 * torch.randn(9, generator=gen, dtype=torch.float64)
         for tau in (1.0, 0.5, 2.0):
-            got = _readable(f"your answer at temperature {tau}",
+            got = readable(f"your answer at temperature {tau}",
                   attempt(fn, z.clone(), tau, what=f"your function (temperature {tau})"))
             want = torch.softmax(z / tau, dim=-1)
             if isinstance(got, torch.Tensor) and got.shape == want.shape:
@@ -108,10 +79,10 @@ def check_temperature_probs(fn: Callable[[torch.Tensor, float], torch.Tensor]) -
         if isinstance(got, torch.Tensor) and got.device.type != "meta" and not torch.isfinite(got.detach().cpu()).all():
             raise Hint("at temperature 0.01 your probabilities contain nan or inf: exp(z/τ) overflows; "
                        "subtract the largest logit first, or use torch.softmax")
-        got = _readable("your answer at temperature 0.01", got)
+        got = readable("your answer at temperature 0.01", got)
         compare("probs at temperature 0.01", got, torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64), atol=1e-6)
 
-    return run_checker("temperature_probs", _guarded(body))
+    return run_checker("temperature_probs", body)
 
 
 __all__ = ["check_bits_per_char", "check_temperature_probs"]

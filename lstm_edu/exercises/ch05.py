@@ -7,36 +7,7 @@ from typing import Callable
 import torch
 
 from ..activations import correlations, saturation
-from . import Hint, attempt, compare, run_checker
-
-
-def _guarded(body: Callable[[], None]) -> Callable[[], None]:
-    """``body`` with any unexpected error turned into a :class:`Hint`: a checker never crashes."""
-
-    def wrapped() -> None:
-        try:
-            body()
-        except Hint:
-            raise
-        except Exception as e:  # an answer of a kind the checks did not foresee
-            raise Hint(f"could not check your answer ({type(e).__name__}: {e}); "
-                       "return a real-valued torch.Tensor on the CPU, as the exercise describes") from None
-
-    return wrapped
-
-
-def _readable(name: str, got: object) -> object:
-    """A tensor answer detached and on the CPU, or a :class:`Hint` if it is complex, nan or inf."""
-    if not isinstance(got, torch.Tensor):
-        return got
-    if got.device.type == "meta":
-        raise Hint(f"{name} is a meta tensor with no values: compute it from the inputs")
-    got = got.detach().cpu()
-    if got.is_complex():
-        raise Hint(f"{name} is complex ({got.dtype}): the answer is real numbers")
-    if got.is_floating_point() and not torch.isfinite(got).all():
-        raise Hint(f"{name} contains nan or inf: look for a division by zero or a log of 0")
-    return got
+from . import Hint, attempt, compare, readable, run_checker
 
 
 def _as_pair(got):
@@ -56,7 +27,7 @@ def check_saturation(fn: Callable[[torch.Tensor], tuple]) -> bool:
         gate[0, 0], gate[1, 1] = 0.1, 0.9  # exactly on the thresholds: not saturated
         want_left, want_right = saturation(gate)
         left, right = _as_pair(attempt(fn, gate.clone(), what="your function"))
-        left, right = _readable("left", left), _readable("right", right)
+        left, right = readable("left", left), readable("right", right)
         for name, got, want in (("left", left, want_left), ("right", right, want_right)):
             if isinstance(got, torch.Tensor) and got.shape == (40,):
                 raise Hint(f"{name} has one value per position [T]; average over the positions (dim 0) to get one per unit [H]")
@@ -73,7 +44,7 @@ def check_saturation(fn: Callable[[torch.Tensor], tuple]) -> bool:
         compare("left", left, want_left, hint="(gate < 0.1).float().mean(dim=0)")
         compare("right", right, want_right, hint="(gate > 0.9).float().mean(dim=0)")
 
-    return run_checker("saturation", _guarded(body))
+    return run_checker("saturation", body)
 
 
 def check_correlations(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
@@ -88,7 +59,7 @@ def check_correlations(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor])
         acts[:, 0] += 3 * feature
         acts[:, 1] = 5 - 2 * acts[:, 1] - feature + 10  # an offset that only centring removes
         want = correlations(acts, feature).double()
-        got = _readable("r", attempt(fn, acts.clone(), feature.clone(), what="your function"))
+        got = readable("r", attempt(fn, acts.clone(), feature.clone(), what="your function"))
         if isinstance(got, torch.Tensor) and got.shape == want.shape:
             g = got.double()
             cov = ((acts - acts.mean(0)) * (feature.double() - feature.double().mean())[:, None]).mean(0)
@@ -100,7 +71,7 @@ def check_correlations(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor])
         compare("r", got, want, atol=1e-5, rtol=1e-4,
                 hint="centre both (x - x.mean()), then r = (a * f).sum(0) / (a.norm(dim=0) * f.norm())")
 
-    return run_checker("correlations", _guarded(body))
+    return run_checker("correlations", body)
 
 
 __all__ = ["check_saturation", "check_correlations"]
