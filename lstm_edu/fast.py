@@ -60,8 +60,8 @@ def lstm_pointwise(act: torch.Tensor, c_prev: torch.Tensor, c_out: torch.Tensor,
 
     ``tanh`` is computed as :math:`\tanh(x) = 2\sigma(2x) - 1`: on the CPU builds of PyTorch we
     measured, ``torch.tanh`` of a small tensor takes several times as long as ``torch.sigmoid``
-    (far longer with two threads), and with the ``g`` pre-activation doubled one ``sigmoid`` call
-    covers all four gates.
+    (chapter 9 measures it), and with the ``g`` pre-activation doubled one ``sigmoid`` call covers
+    all four gates.
     """
     H = c_prev.shape[-1]
     act.sigmoid_()  # σ(i), σ(f), σ(2g), σ(o)
