@@ -321,7 +321,8 @@ def format_table(results: Dict[str, dict]) -> str:
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m lstm_edu.bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--quick", action="store_true", help="tiny sizes and 2 repeats: runs in seconds (for tests)")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny sizes, 2 repeats and 1 CPU thread unless --threads says otherwise: runs in seconds (for tests)")
     p.add_argument("--repeats", type=int, default=None, help="timed rounds per model (default 5; quick 2)")
     p.add_argument("--steps", type=int, default=None, help="sequence length T (default 100)")
     p.add_argument("--batch", type=int, default=None, help="batch size (default 32 on cpu, 64 on cuda)")
@@ -341,6 +342,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         args.repeats = 2 if args.quick else 5
     if args.mem_steps is None:
         args.mem_steps = 50 if args.quick else 2000
+    if args.quick and args.threads is None:
+        args.threads = 1  # tiny tensors: a second thread only adds waiting, badly so on a busy machine
     return args
 
 

@@ -43,7 +43,7 @@ def test_table_shows_gpu_column_side_by_side():
 
 def test_parse_args_quick_defaults():
     args = bench.parse_args(["--quick"])
-    assert args.repeats == 2 and args.mem_steps == 50
+    assert args.repeats == 2 and args.mem_steps == 50 and args.threads == 1
     args = bench.parse_args([])
     assert args.repeats == 5 and args.mem_steps == 2000
 
