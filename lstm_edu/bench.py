@@ -276,7 +276,8 @@ def run(args: argparse.Namespace) -> Dict[str, dict]:
             ms = replace(s, n_steps=args.mem_steps)
             for name in args.mem_models.split(","):
                 memory[name] = peak_memory(name, ms, dev, args.threads)
-        results[dev.type] = {"sizes": asdict(s), "times": times, "memory": memory, "mem_steps": args.mem_steps}
+        results[dev.type] = {"sizes": asdict(s), "times": times, "memory": memory, "mem_steps": args.mem_steps,
+                             "targets_apply": s in (CPU_SIZES, GPU_SIZES)}
     return results
 
 
@@ -304,7 +305,12 @@ def format_table(results: Dict[str, dict]) -> str:
                 cells.append("-")
                 continue
             r = results[d]["times"][num]["ms"] / results[d]["times"][den]["ms"]
-            verdict = "" if target is None else (f" (<={target:g} ok)" if r <= target else f" (<={target:g} MISSED)")
+            if target is None:
+                verdict = ""
+            elif not results[d].get("targets_apply", True):
+                verdict = f" (<={target:g} at full size)"
+            else:
+                verdict = f" (<={target:g} ok)" if r <= target else f" (<={target:g} MISSED)"
             cells.append(f"{r:.2f}{verdict}")
         row(f"  {LABELS[num]} / {LABELS[den]}", cells)
     mem_dev = [d for d in devs if d in results and results[d]["memory"]]
