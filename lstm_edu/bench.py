@@ -284,7 +284,7 @@ def run(args: argparse.Namespace) -> Dict[str, dict]:
 def format_table(results: Dict[str, dict]) -> str:
     """The side-by-side table that ``python -m lstm_edu.bench`` prints."""
     devs = ["cpu", "cuda"]
-    w0, w = 34, 24
+    w0, w = 42, 28
     lines = []
 
     def row(label, cells):
