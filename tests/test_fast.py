@@ -220,3 +220,25 @@ def test_compile_pointwise_is_guarded():
     finally:
         FastLSTM.compile_pointwise(False)
     assert fast.LSTMLayerFunction.pointwise_cuda is None
+
+
+def test_hyper_layer_function_gradcheck():
+    """The hand-written backward of one HyperLSTM layer against finite differences (float64)."""
+    from lstm_edu.fast import HyperLayerFunction, PackedHyperCell
+    from lstm_edu.hyper_lstm import HyperLSTMCell
+
+    torch.manual_seed(0)
+    cell = HyperLSTMCell(3, 4, 2, 2).double()
+    with torch.no_grad():
+        for p in cell.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    *weights, eps, hyper_eps = PackedHyperCell(cell).weights()
+    T_, B_ = 3, 2
+    inputs = [torch.randn(T_, B_, 3, dtype=torch.float64)] + [torch.randn(B_, n, dtype=torch.float64) for n in (4, 4, 2, 2)]
+    inputs += [w.detach().clone() for w in weights]
+    inputs = [a.requires_grad_() for a in inputs]
+    chunk, HyperLayerFunction.chunk = HyperLayerFunction.chunk, 2  # several chunks of the backward pass
+    try:
+        assert torch.autograd.gradcheck(lambda *a: HyperLayerFunction.apply(*a, eps, hyper_eps), inputs)
+    finally:
+        HyperLayerFunction.chunk = chunk
