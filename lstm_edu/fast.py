@@ -555,7 +555,7 @@ class HyperLayerFunction(torch.autograd.Function):
         d_ln_c_w, d_ln_c_b = x.new_zeros(H), x.new_zeros(H)
         d_hyper_ln_w, d_hyper_ln_b = x.new_zeros(4, K), x.new_zeros(4, K)
         d_hyper_ln_c_w, d_hyper_ln_c_b = x.new_zeros(K), x.new_zeros(K)
-        d_x = torch.empty_like(x)
+        dx = torch.empty_like(x)  # dL/dx
         w_d_t = w_d.transpose(1, 2)  # [12, H, Z]
         ws = Workspace(x, min(T, HyperLayerFunction.chunk))
         dh, dc = d_out[T - 1].clone(), d_cT.clone()  # dh_T (through out[-1]), dc_T
@@ -567,11 +567,11 @@ class HyperLayerFunction(torch.autograd.Function):
             # --- the chunk's forward tensors again, in a few large calls: d, ȳ, the gates
             d = torch.bmm(z_all[start:end].view(rows, 12, Z).transpose(0, 1), w_d, out=ws("d", 12, rows, H))
             d[8:12] += b_d
-            d_h, d_x_, d_b = d.view(3, 4, n, B, H).unbind(0)  # [4, n, B, H] each
+            d_h, d_x, d_b = d.view(3, 4, n, B, H).unbind(0)  # [4, n, B, H] each
             wh = g_buf[start:end, :, :4 * H].view(n, B, 4, H).permute(2, 0, 1, 3)  # W_h h_{t-1}: [4, n, B, H]
             wx = gx[start:end, :, :4 * H].view(n, B, 4, H).permute(2, 0, 1, 3)  # W_x x_t
             y = ws("y", n, 4, B, H)  # ȳ, step-major so that each step's [4, B, H] is contiguous
-            torch.addcmul(d_b, d_h, wh, out=y.transpose(0, 1)).addcmul_(d_x_, wx)
+            torch.addcmul(d_b, d_h, wh, out=y.transpose(0, 1)).addcmul_(d_x, wx)
             n_y, mean_y, rstd_y = torch.native_layer_norm(y, (H,), None, None, eps)  # [n, 4, B, H], [n, 4, B, 1]
             act = torch.addcmul(ln_b, n_y, ln_w)
             i, f, g, o = act.unbind(1)  # [n, B, H] each
@@ -643,10 +643,10 @@ class HyperLayerFunction(torch.autograd.Function):
             d_w["h_all"].addmm_(dm_rows.t(), h_all[start:end].reshape(rows, H))  # Σ dm^T h_{t-1}
             d_w["hh"].addmm_(dm_rows[:, 4 * H:].t(), h_hat_all[start:end].reshape(rows, K))
             d_gx = ws("d_gx", n, B, 4 * H + 4 * K)  # dL/dgx
-            torch.mul(dd_all[8:12], d_x_, out=d_gx[:, :, :4 * H].view(n, B, 4, H).permute(2, 0, 1, 3))  # dȳ ⊙ d_x
+            torch.mul(dd_all[8:12], d_x, out=d_gx[:, :, :4 * H].view(n, B, 4, H).permute(2, 0, 1, 3))  # dȳ ⊙ d_x
             d_gx[:, :, 4 * H:] = dm_all[:, :, 4 * H:]
             d_gx = d_gx.view(rows, 4 * H + 4 * K)
-            torch.mm(d_gx, w_x_all, out=d_x[start:end].view(rows, I))
+            torch.mm(d_gx, w_x_all, out=dx[start:end].view(rows, I))
             d_w["x_all"].addmm_(d_gx.t(), x[start:end].reshape(rows, I))
             d_b_x_all += d_gx.sum(0)
             dz_rows = dz_all.view(rows, 12 * Z)
@@ -664,7 +664,7 @@ class HyperLayerFunction(torch.autograd.Function):
             d_hyper_ln_b += dy_hat_all.sum((0, 1))
             d_hyper_ln_c_w += (dn_c_hat_all * n_ch).sum((0, 1))
             d_hyper_ln_c_b += dn_c_hat_all.sum((0, 1))
-        return (d_x, dh, dc, dh_hat, dc_hat, d_w["x_all"], d_b_x_all, d_w["h_all"], d_w["hh"],
+        return (dx, dh, dc, dh_hat, dc_hat, d_w["x_all"], d_b_x_all, d_w["h_all"], d_w["hh"],
                 d_w["z"], d_b_z, d_w["d"], d_b_d, d_ln_w, d_ln_b, d_ln_c_w, d_ln_c_b,
                 d_hyper_ln_w, d_hyper_ln_b, d_hyper_ln_c_w, d_hyper_ln_c_b, None, None)
 
