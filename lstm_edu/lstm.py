@@ -16,6 +16,7 @@ from torch import nn
 
 from ._checks import check_shape, check_size, check_tensor
 from .stack import StackedRNN
+from .torch_interop import check_convertible, copy_from_torch, copy_to_torch
 
 
 class LSTMCell(nn.Module):
@@ -123,31 +124,15 @@ class LSTM(StackedRNN):
         weights are the same) but our LSTM is time-major: transpose the input. Bidirectional,
         projected (``proj_size > 0``) and dropout-between-layers modules have no counterpart here.
         """
-        if not isinstance(module, nn.LSTM):
-            raise TypeError(f"from_torch expects a torch.nn.LSTM, got {type(module).__name__}")
-        for attr, plain in (("bidirectional", False), ("proj_size", 0), ("dropout", 0.0)):
-            if getattr(module, attr) != plain:
-                raise ValueError(f"{attr}={getattr(module, attr)!r} has no counterpart in lstm_edu.LSTM (needs {plain!r})")
+        check_convertible(module, nn.LSTM, "lstm_edu.LSTM", {"bidirectional": False, "proj_size": 0, "dropout": 0.0})
         ref = module.weight_ih_l0
         lstm = cls(module.input_size, module.hidden_size, module.num_layers).to(device=ref.device, dtype=ref.dtype)
-        with torch.no_grad():
-            for layer, cell in enumerate(lstm.cells):
-                cell.lin_x.weight.copy_(getattr(module, f"weight_ih_l{layer}"))
-                cell.lin_h.weight.copy_(getattr(module, f"weight_hh_l{layer}"))
-                if module.bias:
-                    cell.lin_h.bias.copy_(getattr(module, f"bias_ih_l{layer}") + getattr(module, f"bias_hh_l{layer}"))
-                else:
-                    cell.lin_h.bias.zero_()
+        copy_from_torch(lstm.cells, module)  # lin_h.bias = bias_ih + bias_hh
         return lstm
 
     def to_torch(self) -> nn.LSTM:
         """A ``torch.nn.LSTM`` (time-major) with identical outputs; ``bias_ih`` is zero."""
         ref = self.cells[0].lin_h.weight
         module = nn.LSTM(self.input_size, self.hidden_size, self.n_layers).to(device=ref.device, dtype=ref.dtype)
-        with torch.no_grad():
-            for layer, cell in enumerate(self.cells):
-                getattr(module, f"weight_ih_l{layer}").copy_(cell.lin_x.weight)
-                getattr(module, f"weight_hh_l{layer}").copy_(cell.lin_h.weight)
-                getattr(module, f"bias_ih_l{layer}").zero_()
-                getattr(module, f"bias_hh_l{layer}").copy_(cell.lin_h.bias)
+        copy_to_torch(self.cells, module)
         return module

@@ -21,6 +21,7 @@ from torch import nn
 
 from ._checks import check_shape, check_size, check_tensor
 from .stack import StackedRNN
+from .torch_interop import check_convertible, copy_from_torch, copy_to_torch
 
 
 class RNNCell(nn.Module):
@@ -95,33 +96,17 @@ class RNN(StackedRNN):
 
         ``nn.RNN``'s two biases (``bias_ih``, ``bias_hh``) are only ever added: their sum is ``b``.
         """
-        if not isinstance(module, nn.RNN):
-            raise TypeError(f"from_torch expects a torch.nn.RNN, got {type(module).__name__}")
-        for attr, plain in (("nonlinearity", "tanh"), ("bidirectional", False), ("dropout", 0.0)):
-            if getattr(module, attr) != plain:
-                raise ValueError(f"{attr}={getattr(module, attr)!r} has no counterpart in lstm_edu.rnn.RNN (needs {plain!r})")
+        check_convertible(module, nn.RNN, "lstm_edu.rnn.RNN", {"nonlinearity": "tanh", "bidirectional": False, "dropout": 0.0})
         ref = module.weight_ih_l0
         rnn = cls(module.input_size, module.hidden_size, module.num_layers).to(device=ref.device, dtype=ref.dtype)
-        with torch.no_grad():
-            for layer, cell in enumerate(rnn.cells):
-                cell.lin_x.weight.copy_(getattr(module, f"weight_ih_l{layer}"))
-                cell.lin_h.weight.copy_(getattr(module, f"weight_hh_l{layer}"))
-                if module.bias:
-                    cell.lin_h.bias.copy_(getattr(module, f"bias_ih_l{layer}") + getattr(module, f"bias_hh_l{layer}"))
-                else:
-                    cell.lin_h.bias.zero_()
+        copy_from_torch(rnn.cells, module)  # lin_h.bias = bias_ih + bias_hh
         return rnn
 
     def to_torch(self) -> nn.RNN:
         """A ``torch.nn.RNN`` (tanh, time-major) with identical outputs; its ``bias_ih`` is zero."""
         ref = self.cells[0].lin_h.weight
         module = nn.RNN(self.input_size, self.hidden_size, self.n_layers).to(device=ref.device, dtype=ref.dtype)
-        with torch.no_grad():
-            for layer, cell in enumerate(self.cells):
-                getattr(module, f"weight_ih_l{layer}").copy_(cell.lin_x.weight)
-                getattr(module, f"weight_hh_l{layer}").copy_(cell.lin_h.weight)
-                getattr(module, f"bias_ih_l{layer}").zero_()
-                getattr(module, f"bias_hh_l{layer}").copy_(cell.lin_h.bias)
+        copy_to_torch(self.cells, module)
         return module
 
 
