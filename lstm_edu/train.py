@@ -31,7 +31,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from . import settings
-from .data import CharVocab, char_batches, char_streams
+from .data import CharVocab, char_batches
 
 State = Tuple[torch.Tensor, ...]
 LN2 = math.log(2.0)

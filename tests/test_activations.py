@@ -101,7 +101,7 @@ def test_cell_browser_renders_and_updates():
     lstm = LSTM(3, 4, 2)
     rec = record_lstm(lstm, torch.randn(5, 1, 3))
     box = cell_browser(rec, "hello", layer=1, unit=2)
-    (layer_w, key_w, unit_w), html_w = box.children[0].children, box.children[1]
+    (_layer_w, key_w, unit_w), html_w = box.children[0].children, box.children[1]
     assert "layer 1, unit 2, c" in html_w.value and html_w.value.count("<span") == 5
     key_w.value = "f"
     assert "layer 1, unit 2, f" in html_w.value
