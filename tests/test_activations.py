@@ -9,12 +9,7 @@ from lstm_edu.activations import (best_cells, cell_browser, colored_text_html, c
 from lstm_edu.train import CharLM
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_record_lstm_matches_the_network_and_its_equations():

@@ -11,13 +11,7 @@ import torch
 from lstm_edu import data
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small tensors on a shared 2-core machine: one thread is many times faster than two fighting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_python_docs_text_is_real_and_deterministic():

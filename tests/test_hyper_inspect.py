@@ -12,18 +12,9 @@ from lstm_edu import hyper_inspect as hi
 I, H, HY, NZ, B, T = 5, 7, 4, 3, 3, 6
 
 
-def _randomise(module, seed=0):
-    """Random parameters everywhere, so a test cannot pass only because of the special init."""
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn_like(p) * 0.5)
-    return module
-
-
 @pytest.fixture
-def hyper():
-    return _randomise(HyperLSTM(I, H, HY, NZ, 2))
+def hyper(randomise):
+    return randomise(HyperLSTM(I, H, HY, NZ, 2))
 
 
 def test_trace_agrees_with_forward(hyper):
@@ -60,8 +51,8 @@ def test_recorded_d_reproduce_the_cell_state(hyper):
                 torch.testing.assert_close(tr.tanh_c[t, layer], torch.tanh(cell.layer_norm_c(c_prev)), atol=1e-5, rtol=1e-4)
 
 
-def test_trace_lstm_agrees_with_forward():
-    m = _randomise(LSTM(I, H, 2), seed=3)
+def test_trace_lstm_agrees_with_forward(randomise):
+    m = randomise(LSTM(I, H, 2), seed=3)
     x = torch.randn(T, B, I)
     out, (h, c) = m(x)
     tr = hi.trace_lstm(m, x)
@@ -127,8 +118,8 @@ def test_gate_weight_changes(hyper):
         hi.gate_weight_changes(hyper, tr, which="b")
 
 
-def test_zero_w_means_zero_weight_change():
-    m = _randomise(HyperLSTM(I, H, HY, NZ, 1), seed=5)
+def test_zero_w_means_zero_weight_change(randomise):
+    m = randomise(HyperLSTM(I, H, HY, NZ, 1), seed=5)
     with torch.no_grad():  # labml's init of W_hd, W_xd (zeros): diag(d) W_hd never changes
         for w in list(m.cells[0].w_h) + list(m.cells[0].w_x):
             w.zero_()
@@ -211,14 +202,14 @@ def test_closest_size_and_count():
         hi.closest_size(lambda n: n, 3, 5, 1)
 
 
-def test_trace_of_the_fast_drop_in_agrees_with_its_forward():
+def test_trace_of_the_fast_drop_in_agrees_with_its_forward(randomise):
     fast = pytest.importorskip("lstm_edu.fast")
-    m = _randomise(fast.FastHyperLSTM(I, H, HY, NZ, 2), seed=7)
+    m = randomise(fast.FastHyperLSTM(I, H, HY, NZ, 2), seed=7)
     x = torch.randn(T, B, I)
     out, (h, c, h_hat, c_hat) = m(x)
     tr = hi.trace_hyper_lstm(m, x)  # steps through the reference cells the subclass keeps
     torch.testing.assert_close(tr.h[:, -1], out.detach(), atol=1e-5, rtol=1e-4)
     torch.testing.assert_close(tr.c[-1], c.detach(), atol=1e-5, rtol=1e-4)
-    lstm = _randomise(fast.FastLSTM(I, H, 2), seed=8)
+    lstm = randomise(fast.FastLSTM(I, H, 2), seed=8)
     out, (h, c) = lstm(x)
     torch.testing.assert_close(hi.trace_lstm(lstm, x).h[:, -1], out.detach(), atol=1e-5, rtol=1e-4)

@@ -15,14 +15,6 @@ from lstm_edu import (
 I, H, HY, NZ, B, T = 6, 8, 5, 3, 4, 6
 
 
-def _randomise(module, seed=0):
-    """Random parameters everywhere, so tests do not pass only because of the special init."""
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for p in module.parameters():
-            p.copy_(torch.randn_like(p) * 0.5)
-    return module
-
 
 def test_shapes_and_state_for_two_layers():
     m = HyperLSTM(I, H, HY, NZ, 2)
@@ -36,15 +28,15 @@ def test_shapes_and_state_for_two_layers():
     assert m.cells[1].w_x[0].shape == (H, H)
 
 
-def test_cell_gradcheck_float64():
-    cell = _randomise(HyperLSTMCell(3, 4, 3, 2).double(), seed=1)
+def test_cell_gradcheck_float64(randomise):
+    cell = randomise(HyperLSTMCell(3, 4, 3, 2).double(), seed=1)
     args = tuple(torch.randn(2, n, dtype=torch.float64, requires_grad=True) for n in (3, 4, 4, 3, 3))
     assert torch.autograd.gradcheck(lambda *a: cell(*a), args)
 
 
-def test_cell_follows_the_equations_with_explicit_weights():
+def test_cell_follows_the_equations_with_explicit_weights(randomise):
     """Recompute one step from the paper's equations, building each W_h = <W_hz, z_h> explicitly."""
-    cell = _randomise(HyperLSTMCell(I, H, HY, NZ, layer_norm=False), seed=2)
+    cell = randomise(HyperLSTMCell(I, H, HY, NZ, layer_norm=False), seed=2)
     x, h, c = torch.randn(B, I), torch.randn(B, H), torch.randn(B, H)
     h_hat0, c_hat0 = torch.randn(B, HY), torch.randn(B, HY)
     h_hat, c_hat = cell.hyper(torch.cat([h, x], -1), h_hat0, c_hat0)
@@ -104,8 +96,8 @@ def test_paper_initialisation():
         cell.reset_parameters("xavier")
 
 
-def test_two_chunks_equal_one_run_and_causality():
-    m = _randomise(HyperLSTM(I, H, HY, NZ, 2), seed=4)
+def test_two_chunks_equal_one_run_and_causality(randomise):
+    m = randomise(HyperLSTM(I, H, HY, NZ, 2), seed=4)
     x = torch.randn(T, B, I)
     out, state = m(x)
     out1, s1 = m(x[:2])
@@ -120,8 +112,8 @@ def test_two_chunks_equal_one_run_and_causality():
     assert not torch.allclose(out_z[3:], out[3:])
 
 
-def test_batch_independence():
-    m = _randomise(HyperLSTM(I, H, HY, NZ, 1), seed=5)
+def test_batch_independence(randomise):
+    m = randomise(HyperLSTM(I, H, HY, NZ, 1), seed=5)
     x = torch.randn(T, B, I)
     out = m(x)[0]
     y = x.clone()

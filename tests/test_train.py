@@ -14,13 +14,7 @@ from lstm_edu.train import (CharLM, SequenceRegressor, bits_per_char, detach_sta
 TEXT = "the cat sat on the mat. " * 60
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small tensors on a shared 2-core machine: one thread is many times faster than two fighting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small_lm(vocab_size, rnn="lstm"):
