@@ -88,7 +88,7 @@ class LSTMLayerFunction(torch.autograd.Function):
     """
 
     # Steps per chunk of the backward pass (its temporaries are [chunk, B, ...]).
-    chunk = 64
+    chunk = 32
     # The elementwise function the forward loop calls; on CUDA tensors a compiled one when
     # ``FastLSTM.compile_pointwise()`` has set ``pointwise_cuda``.
     pointwise = staticmethod(lstm_pointwise)
@@ -145,7 +145,9 @@ class LSTMLayerFunction(torch.autograd.Function):
         x, w_x, w_h, h0, out, c_all, act = ctx.saved_tensors
         T, B, I = x.shape
         H = w_h.shape[1]
-        d_x = torch.empty_like(x)  # [T, B, I]
+        # dL/dx only when autograd asks for it (not for the first layer's input in training)
+        d_x = torch.empty_like(x) if ctx.needs_input_grad[0] else None  # [T, B, I]
+        ws = Workspace(x, min(T, LSTMLayerFunction.chunk))  # the chunks' temporaries, reused
         d_w_x, d_w_h = torch.zeros_like(w_x), torch.zeros_like(w_h)  # [4H, I], [4H, H]
         d_b = w_h.new_zeros(4 * H)
         dh = d_out[T - 1].clone()  # dh_T: the loss's gradient through out[-1] (= h_T)
@@ -156,15 +158,15 @@ class LSTMLayerFunction(torch.autograd.Function):
             i, f, g, o = act[start:end].chunk(4, dim=2)  # [n, B, H] each
             # Factors for all the chunk's steps at once, computed in place to save memory;
             # σ'(a) = σ(a)(1 - σ(a)) is computed as σ - σ·σ (addcmul with value=-1).
-            tanh_c = tanh_(c_all[start + 1:end + 1].clone())  # tanh(c_t): [n, B, H]
-            k_o = torch.addcmul(o, o, o, value=-1).mul_(tanh_c)  # dgate_o = dh ⊙ tanh(c) σ'(o)
+            tanh_c = tanh_(ws("tanh_c", n, B, H).copy_(c_all[start + 1:end + 1]))  # tanh(c_t): [n, B, H]
+            k_o = torch.addcmul(o, o, o, value=-1, out=ws("k_o", n, B, H)).mul_(tanh_c)  # dgate_o = dh ⊙ tanh(c) σ'(o)
             dc_from_dh = tanh_c.mul_(tanh_c).neg_().add_(1).mul_(o)  # ∂h_t/∂c_t = σ(o)(1 - tanh² c_t)
-            k_ifg = x.new_empty(n, B, 3, H)  # dgate_{i,f,g} = dc ⊙ k_{i,f,g}
+            k_ifg = ws("k_ifg", n, B, 3, H)  # dgate_{i,f,g} = dc ⊙ k_{i,f,g}
             torch.addcmul(i, i, i, value=-1, out=k_ifg[:, :, 0]).mul_(g)  # tanh(g) σ'(i)
             torch.addcmul(f, f, f, value=-1, out=k_ifg[:, :, 1]).mul_(c_all[start:end])  # c_{t-1} σ'(f)
             torch.mul(g, g, out=k_ifg[:, :, 2]).neg_().add_(1).mul_(i)  # σ(i)(1 - tanh² g)
 
-            d_gates = x.new_empty(n, B, 4 * H)  # [n, B, 4H]
+            d_gates = ws("d_gates", n, B, 4 * H)  # [n, B, 4H]
             for s in range(n - 1, -1, -1):  # step t = start + s, backwards
                 t = start + s
                 dc = torch.addcmul(dc, dh, dc_from_dh[s])  # dc_t
@@ -178,7 +180,8 @@ class LSTMLayerFunction(torch.autograd.Function):
             dG = d_gates.view(n * B, 4 * H)
             d_w_x.addmm_(dG.t(), x[start:end].reshape(n * B, I))  # dW_x += Σ_t dgates_t^T x_t
             d_b += dG.sum(0)
-            d_x[start:end] = (dG @ w_x).view(n, B, I)
+            if d_x is not None:
+                torch.mm(dG, w_x, out=d_x[start:end].view(n * B, I))  # dL/dx_t = dgates_t W_x
             # dW_h += Σ_t dgates_t^T h_{t-1}, where h_{t-1} is h_0 for t = 0 and out[t-1] after
             first = 1 if start == 0 else 0
             if first:
@@ -555,7 +558,7 @@ class HyperLayerFunction(torch.autograd.Function):
         d_ln_c_w, d_ln_c_b = x.new_zeros(H), x.new_zeros(H)
         d_hyper_ln_w, d_hyper_ln_b = x.new_zeros(4, K), x.new_zeros(4, K)
         d_hyper_ln_c_w, d_hyper_ln_c_b = x.new_zeros(K), x.new_zeros(K)
-        dx = torch.empty_like(x)  # dL/dx
+        dx = torch.empty_like(x) if ctx.needs_input_grad[0] else None  # dL/dx, when autograd asks for it
         w_d_t = w_d.transpose(1, 2)  # [12, H, Z]
         ws = Workspace(x, min(T, HyperLayerFunction.chunk))
         dh, dc = d_out[T - 1].clone(), d_cT.clone()  # dh_T (through out[-1]), dc_T
@@ -646,7 +649,8 @@ class HyperLayerFunction(torch.autograd.Function):
             torch.mul(dd_all[8:12], d_x, out=d_gx[:, :, :4 * H].view(n, B, 4, H).permute(2, 0, 1, 3))  # dȳ ⊙ d_x
             d_gx[:, :, 4 * H:] = dm_all[:, :, 4 * H:]
             d_gx = d_gx.view(rows, 4 * H + 4 * K)
-            torch.mm(d_gx, w_x_all, out=dx[start:end].view(rows, I))
+            if dx is not None:
+                torch.mm(d_gx, w_x_all, out=dx[start:end].view(rows, I))
             d_w["x_all"].addmm_(d_gx.t(), x[start:end].reshape(rows, I))
             d_b_x_all += d_gx.sum(0)
             dz_rows = dz_all.view(rows, 12 * Z)

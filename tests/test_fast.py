@@ -74,6 +74,23 @@ def test_fast_equals_reference(kind, n_layers, given_state, dtype):
 
 
 @pytest.mark.parametrize("kind", ["lstm", "hyper"])
+def test_input_that_needs_no_gradient(kind):
+    """Training data needs no gradient: the fast backward then skips dL/dx of the first layer
+    (``needs_input_grad``), and every parameter's gradient is still the reference's."""
+    ref, fast, _ = make_pair(kind, 2)
+    torch.manual_seed(1)
+    x = torch.randn(T, B, I)
+    grads = []
+    for model in (ref, fast):
+        model.zero_grad()
+        model(x)[0].sin().sum().backward()
+        grads.append({n: p.grad for n, p in model.named_parameters()})
+    assert x.grad is None
+    for name in grads[0]:
+        assert_close(grads[1][name], grads[0][name], 1e-5, f"gradient of {name}")
+
+
+@pytest.mark.parametrize("kind", ["lstm", "hyper"])
 def test_unstacked_state_when_one_layer(kind):
     ref, fast, sizes = make_pair(kind, 1)
     x = torch.randn(T, B, I)
