@@ -131,8 +131,11 @@ def time_models(s: Sizes, device: torch.device, repeats: int, models=MODELS) -> 
     return {name: summarize(t) for name, t in time_steps(steps, repeats, device).items()}
 
 
-MATMULS = frozenset({"aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::mkldnn_rnn_layer",
-                     "aten::mkldnn_rnn_layer_backward", "aten::_cudnn_rnn", "aten::_cudnn_rnn_backward"})
+# The operators counted as matrix multiplies by split_profile, the in-place forms (``addmm_``, which
+# the fast versions' loops use) included.
+MATMULS = frozenset({"aten::mm", "aten::addmm", "aten::addmm_", "aten::bmm", "aten::baddbmm",
+                     "aten::baddbmm_", "aten::mkldnn_rnn_layer", "aten::mkldnn_rnn_layer_backward",
+                     "aten::_cudnn_rnn", "aten::_cudnn_rnn_backward"})
 
 
 @contextlib.contextmanager
@@ -278,7 +281,22 @@ def run(args: argparse.Namespace) -> Dict[str, dict]:
                 memory[name] = peak_memory(name, ms, dev, args.threads)
         results[dev.type] = {"sizes": asdict(s), "times": times, "memory": memory, "mem_steps": args.mem_steps,
                              "targets_apply": s in (CPU_SIZES, GPU_SIZES)}
+        if args.profile:
+            results[dev.type]["matmul_ms"] = matmul_times(s, dev)
     return results
+
+
+def matmul_times(s: Sizes, device: torch.device, models=MODELS) -> Dict[str, float]:
+    """Milliseconds that one training step of each model spends inside matrix multiplies
+    (``split_profile`` of a ``profile_step``): the part of its time that no reorganisation of the
+    other work can remove, short of faster matrix multiplies. ``{name: ms}``."""
+    torch.manual_seed(0)
+    x = torch.randn(s.n_steps, s.batch_size, s.input_size, device=device)
+    out = {}
+    for name in models:
+        model = build(name, s, device)
+        out[name] = split_profile(profile_step(lambda: training_step(model, x), device))[0]
+    return out
 
 
 def format_table(results: Dict[str, dict]) -> str:
@@ -313,6 +331,16 @@ def format_table(results: Dict[str, dict]) -> str:
                 verdict = f" (<={target:g} ok)" if r <= target else f" (<={target:g} MISSED)"
             cells.append(f"{r:.2f}{verdict}")
         row(f"  {LABELS[num]} / {LABELS[den]}", cells)
+    if any("matmul_ms" in results[d] for d in devs if d in results):
+        lines.append("of which inside matrix multiplies (profiled once), ms")
+        for name in MODELS:
+            row(f"  {LABELS[name]}", [f"{results[d]['matmul_ms'][name]:.1f}" if d in results and "matmul_ms" in results[d]
+                                      else "-" for d in devs])
+        lines.append("floor: the fast version's matrix multiplies alone / the other's whole step")
+        for num, den in (("FastLSTM", "torch.nn.LSTM"), ("FastHyperLSTM", "HyperLSTM")):
+            row(f"  {LABELS[num]} / {LABELS[den]}",
+                [f"{results[d]['matmul_ms'][num] / results[d]['times'][den]['ms']:.2f}"
+                 if d in results and "matmul_ms" in results[d] else "-" for d in devs])
     mem_dev = [d for d in devs if d in results and results[d]["memory"]]
     if mem_dev:
         names = list(dict.fromkeys(n for d in mem_dev for n in results[d]["memory"]))
@@ -340,6 +368,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         "is left out by default: at T=2000 it takes minutes on a CPU)")
     p.add_argument("--device", choices=("all", "cpu", "cuda"), default="all", help="where to run (default: all present)")
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads for the CPU runs")
+    p.add_argument("--no-profile", dest="profile", action="store_false",
+                   help="skip the profiled step that measures each model's time inside matrix multiplies")
     p.add_argument("--json", action="store_true", help="print the results as JSON after the table")
     p.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--sizes-json", default=None, help=argparse.SUPPRESS)

@@ -23,6 +23,13 @@ def test_quick_benchmark_prints_the_table():
         label = f"{bench.LABELS[num]} / {bench.LABELS[den]}"
         line = next(line for line in out.splitlines() if line.strip().startswith(label))
         assert re.search(r"\d+\.\d\d", line), line
+    profiled = out.split("inside matrix multiplies")[1].split("floor:")[0].splitlines()[1:]
+    assert all(re.fullmatch(r"\d+\.\d", line.split()[-2]) for line in profiled), profiled
+    assert len(profiled) == len(bench.MODELS)
+    floor = out.split("floor:")[1].splitlines()[1:3]
+    assert floor[0].strip().startswith("FastLSTM / torch.nn.LSTM"), floor
+    assert floor[1].strip().startswith("FastHyperLSTM / HyperLSTM (reference)"), floor
+    assert all(re.fullmatch(r"\d+\.\d\d", line.split()[-2]) for line in floor), floor
     assert "peak memory of a training step, T=50" in out
     mem = out.split("peak memory")[1].splitlines()[1:]
     assert [m.split()[0] for m in mem] == ["torch.nn.LSTM", "FastLSTM"]
@@ -57,3 +64,17 @@ def test_profile_helpers():
     averages = bench.profile_step(lambda: bench.training_step(model, x), torch.device("cpu"))
     mat, rest, calls = bench.split_profile(averages)
     assert mat > 0 and rest >= 0 and calls > 0
+
+
+def test_split_profile_counts_in_place_matmuls():
+    """FastLSTM's loop multiplies with ``addmm_`` (in place): its time is matmul time."""
+    import torch
+
+    s = bench.QUICK_SIZES
+    model = bench.build("FastLSTM", s, torch.device("cpu"))
+    x = torch.randn(s.n_steps, s.batch_size, s.input_size)
+    averages = bench.profile_step(lambda: bench.training_step(model, x), torch.device("cpu"))
+    in_place = [e for e in averages if e.key == "aten::addmm_"]
+    assert in_place and in_place[0].count >= s.n_steps
+    mat, _, _ = bench.split_profile(averages)
+    assert mat * 1e3 >= in_place[0].self_cpu_time_total
