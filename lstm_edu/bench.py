@@ -101,12 +101,21 @@ def training_step(model: torch.nn.Module, x: torch.Tensor) -> None:
 
 
 def time_steps(steps: Dict[str, Callable[[], None]], repeats: int, device: torch.device,
-               warmup: int = 1) -> Dict[str, List[float]]:
+               warmup: int = 1, settle: int = 1) -> Dict[str, List[float]]:
     """Seconds per call of each function in ``steps``, interleaved: ``warmup`` untimed rounds, then
-    ``repeats`` rounds of one call of each. Returns ``{name: [seconds, ...]}``."""
+    ``repeats`` rounds of one timed call of each, each right after ``settle`` untimed calls of the
+    same function. Returns ``{name: [seconds, ...]}``.
+
+    Why ``settle``: a training step allocates and frees large buffers, and how fast the next step
+    gets fresh memory (reused, or new pages that fault on first touch) depends on what the previous
+    step freed. Timed right after another model, a step pays for that model's memory pattern; in
+    training it follows a step of its own model. (Measured: a HyperLSTM step 15 % slower right
+    after a step of a version that keeps every intermediate tensor.)"""
     times: Dict[str, List[float]] = {name: [] for name in steps}
     for r in range(warmup + repeats):
         for name, fn in steps.items():
+            for _ in range(settle if r >= warmup else 0):
+                fn()
             _sync(device)
             t0 = time.perf_counter()
             fn()
