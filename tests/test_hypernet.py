@@ -21,15 +21,6 @@ def test_kernel_hypernetwork_shapes_and_linearity():
         net(torch.randn(2, 4))
 
 
-@pytest.fixture
-def one_thread():
-    """Small models on a shared CPU: one thread avoids oversubscription (restored afterwards)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_hyper_cnn_fewer_parameters_and_trains(one_thread):
     torch.manual_seed(1)
     hyper, plain = HyperCNN(1, 8, 3, 4), PlainCNN(1, 8, 3, 4)
