@@ -6,7 +6,7 @@ versions with the same parameters and results that run much faster.
 """
 
 from . import settings
-from .hyper_lstm import (
+from .models.hyper_lstm import (
     HyperLSTM,
     HyperLSTMCell,
     explicit_matvec,
@@ -14,7 +14,7 @@ from .hyper_lstm import (
     row_scaling_matvec,
     weight_tensor_from_row_scaling,
 )
-from .lstm import LSTM, LSTMCell
+from .models.lstm import LSTM, LSTMCell
 
 __version__ = "0.1.0"
 

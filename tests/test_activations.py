@@ -1,12 +1,12 @@
-"""Tests for lstm_edu.activations: recording gates, text features, correlations, saturation, HTML."""
+"""Tests for lstm_edu.analysis.activations: recording gates, text features, correlations, saturation, HTML."""
 
 import pytest
 import torch
 
 from lstm_edu import LSTM, HyperLSTM
-from lstm_edu.activations import (best_cells, cell_browser, colored_text_html, correlations, record_lstm,
+from lstm_edu.analysis.activations import (best_cells, cell_browser, colored_text_html, correlations, record_lstm,
                                   saturation, text_features)
-from lstm_edu.train import CharLM
+from lstm_edu.training.train import CharLM
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

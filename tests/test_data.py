@@ -1,4 +1,4 @@
-"""Tests for lstm_edu.data: corpora, batching for truncated BPTT, time series, adding problem, download."""
+"""Tests for lstm_edu.training.data: corpora, batching for truncated BPTT, time series, adding problem, download."""
 
 import hashlib
 import http.server
@@ -8,7 +8,7 @@ from functools import partial
 import pytest
 import torch
 
-from lstm_edu import data
+from lstm_edu.training import data
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")

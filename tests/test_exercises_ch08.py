@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lstm_edu import hyper_inspect as hi
+from lstm_edu.analysis import hyper_inspect as hi
 from lstm_edu.exercises import ch08
 
 

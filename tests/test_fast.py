@@ -242,7 +242,7 @@ def test_compile_pointwise_is_guarded():
 def test_hyper_layer_function_gradcheck():
     """The hand-written backward of one HyperLSTM layer against finite differences (float64)."""
     from lstm_edu.fast import HyperLayerFunction, PackedHyperCell
-    from lstm_edu.hyper_lstm import HyperLSTMCell
+    from lstm_edu.models.hyper_lstm import HyperLSTMCell
 
     torch.manual_seed(0)
     cell = HyperLSTMCell(3, 4, 2, 2).double()

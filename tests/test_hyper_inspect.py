@@ -1,4 +1,4 @@
-"""lstm_edu.hyper_inspect: recorded d(z) and c_t, weight-change measures, histograms, coloured text."""
+"""lstm_edu.analysis.hyper_inspect: recorded d(z) and c_t, weight-change measures, histograms, coloured text."""
 
 import math
 
@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from lstm_edu import LSTM, HyperLSTM
-from lstm_edu import hyper_inspect as hi
+from lstm_edu.analysis import hyper_inspect as hi
 
 I, H, HY, NZ, B, T = 5, 7, 4, 3, 3, 6
 

@@ -1,11 +1,11 @@
-"""Tests for lstm_edu.hypernet (static hypernetwork, cost helpers) and the chapter 6-7 checkers."""
+"""Tests for lstm_edu.models.hypernet (static hypernetwork, cost helpers) and the chapter 6-7 checkers."""
 
 import pytest
 import torch
 
 from lstm_edu import HyperLSTMCell, explicit_matvec, row_scaling_matvec, weight_tensor_from_row_scaling
 from lstm_edu.exercises import ch06, ch07
-from lstm_edu.hypernet import (HyperCNN, KernelHyperNetwork, PlainCNN, bars, count_parameters, matvec_costs,
+from lstm_edu.models.hypernet import (HyperCNN, KernelHyperNetwork, PlainCNN, bars, count_parameters, matvec_costs,
                                matvec_param_counts, saved_bytes, time_call)
 
 

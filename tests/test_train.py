@@ -1,4 +1,4 @@
-"""Tests for lstm_edu.train: the heads, the training loops, evaluation, sampling, checkpoints."""
+"""Tests for lstm_edu.training.train: the heads, the training loops, evaluation, sampling, checkpoints."""
 
 import math
 
@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 from lstm_edu import LSTM, HyperLSTM
-from lstm_edu.data import CharVocab, adding_problem, char_batches
-from lstm_edu.train import (CharLM, SequenceRegressor, bits_per_char, detach_state, fit, load_checkpoint,
+from lstm_edu.training.data import CharVocab, adding_problem, char_batches
+from lstm_edu.training.train import (CharLM, SequenceRegressor, bits_per_char, detach_state, fit, load_checkpoint,
                             sample, save_checkpoint, top_next_chars, train_char_lm)
 
 TEXT = "the cat sat on the mat. " * 60

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lstm_edu import LSTMCell
-from lstm_edu.widgets import GATE_MATH_JS, bars_html, gate_explorer, gate_explorer_html, gate_values
+from lstm_edu.display.widgets import GATE_MATH_JS, bars_html, gate_explorer, gate_explorer_html, gate_values
 
 
 def test_gate_values_match_lstm_cell():

@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 
-from ..rnn import RNNCell
+from ..models.rnn import RNNCell
 from . import Hint, attempt, compare, readable, run_checker
 
 

@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 
-from ..lstm import LSTMCell
+from ..models.lstm import LSTMCell
 from . import Hint, attempt, compare, readable, run_checker
 
 

@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 
-from ..lstm import LSTM
+from ..models.lstm import LSTM
 from . import Hint, attempt, compare, readable, run_checker
 
 

@@ -6,7 +6,7 @@ from typing import Callable
 
 import torch
 
-from ..activations import correlations, saturation
+from ..analysis.activations import correlations, saturation
 from . import Hint, attempt, compare, readable, run_checker
 
 

@@ -10,8 +10,8 @@ from typing import Callable
 
 import torch
 
-from ..hyper_lstm import explicit_matvec, row_scaling_matvec, weight_tensor_from_row_scaling
-from ..hypernet import saved_bytes
+from ..models.hyper_lstm import explicit_matvec, row_scaling_matvec, weight_tensor_from_row_scaling
+from ..models.hypernet import saved_bytes
 from . import Hint, attempt, compare, run_checker
 
 

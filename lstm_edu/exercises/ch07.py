@@ -13,7 +13,7 @@ from typing import Callable, Tuple
 
 import torch
 
-from ..hyper_lstm import HyperLSTMCell
+from ..models.hyper_lstm import HyperLSTMCell
 from . import Hint, attempt, compare, run_checker
 
 States = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]

@@ -38,9 +38,9 @@ from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 
-from .hyper_lstm import HyperLSTM
-from .lstm import LSTM
-from .fast import FastHyperLSTM, FastLSTM
+from ..fast import FastHyperLSTM, FastLSTM
+from ..models.hyper_lstm import HyperLSTM
+from ..models.lstm import LSTM
 
 MODELS = ("torch.nn.LSTM", "LSTM", "FastLSTM", "HyperLSTM", "FastHyperLSTM")
 LABELS = {"torch.nn.LSTM": "torch.nn.LSTM", "LSTM": "LSTM (reference)", "FastLSTM": "FastLSTM",
@@ -407,7 +407,3 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, dict]:
     if args.json:
         print(json.dumps(results))
     return results
-
-
-if __name__ == "__main__":
-    main()

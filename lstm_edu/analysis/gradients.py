@@ -9,7 +9,7 @@ the hidden state :math:`h_T` at step :math:`T`,
 
 :func:`initial_state_gradient_norms` measures the size of that product with autograd for every
 distance :math:`T` at once (one forward pass, one backward pass per distance), for any network in
-the package (``lstm_edu.rnn.RNN``, ``lstm_edu.LSTM``, ...). :func:`rnn_gradient_by_jacobians`
+the package (``lstm_edu.models.rnn.RNN``, ``lstm_edu.LSTM``, ...). :func:`rnn_gradient_by_jacobians`
 computes the same gradient for a one-layer plain RNN by multiplying the Jacobians
 :math:`\mathrm{diag}(1 - h_t^2) W_{hh}` by hand, so the two can be checked against each other.
 """
@@ -21,7 +21,7 @@ from typing import Dict, Optional, Sequence
 import torch
 from torch import nn
 
-from .rnn import RNNCell, rnn_step_jacobian
+from ..models.rnn import RNNCell, rnn_step_jacobian
 
 
 def readout_vector(hidden_size: int, device=None, dtype=torch.float32) -> torch.Tensor:

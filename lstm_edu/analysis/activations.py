@@ -1,7 +1,7 @@
 """Looking inside a trained LSTM: record its gates and cells over a text, measure what they track.
 
 - :func:`record_lstm`: run an :class:`lstm_edu.LSTM` (alone or inside a
-  :class:`lstm_edu.train.CharLM`) and record, at every step and in every layer, the gate
+  :class:`lstm_edu.training.train.CharLM`) and record, at every step and in every layer, the gate
   activations ``σ(i), σ(f), tanh(g), σ(o)`` and the states ``c``, ``h``.
 - :func:`text_features`: simple properties of every character of a text (inside double quotes,
   inside brackets, position in the line, ...) to compare cells with.
@@ -24,7 +24,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from .lstm import LSTMCell
+from ..models.lstm import LSTMCell
 
 GATE_NAMES = ("i", "f", "g", "o")
 RECORDED = ("i", "f", "g", "o", "c", "h")
@@ -44,7 +44,7 @@ def record_lstm(model: nn.Module, inputs: torch.Tensor, state=None) -> Dict[str,
     r"""Run ``model`` on ``inputs`` and record every gate and state of every layer at every step.
 
     ``model`` is an :class:`lstm_edu.LSTM` (then ``inputs`` is ``x [T, B, I]``) or a model with an
-    ``.rnn`` that is one, such as :class:`lstm_edu.train.CharLM` (then ``inputs`` is ``ids [T, B]``).
+    ``.rnn`` that is one, such as :class:`lstm_edu.training.train.CharLM` (then ``inputs`` is ``ids [T, B]``).
 
     Returns a dict of CPU tensors, each ``[n_layers, T, B, H]``:
     ``"i"`` :math:`\sigma(i_t)`, ``"f"`` :math:`\sigma(f_t)`, ``"g"`` :math:`\tanh(g_t)`,

@@ -30,7 +30,7 @@ from typing import Tuple
 import torch
 from torch import nn
 
-from ._checks import check_shape, check_size, check_tensor
+from .checks import check_shape, check_size, check_tensor
 from .lstm import LSTMCell
 from .stack import StackedRNN
 

@@ -14,7 +14,7 @@ from typing import Tuple
 import torch
 from torch import nn
 
-from ._checks import check_shape, check_size, check_tensor
+from .checks import check_shape, check_size, check_tensor
 from .stack import StackedRNN
 from .torch_interop import check_convertible, copy_from_torch, copy_to_torch
 

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from . import settings
+from .. import settings
 from .data import CharVocab, char_batches
 
 State = Tuple[torch.Tensor, ...]
@@ -259,7 +259,7 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
     """Train a :class:`CharLM` with truncated backpropagation through time.
 
     The training text ``train_ids [N]`` is cut into ``batch_size`` contiguous streams
-    (:func:`lstm_edu.data.char_batches`), read ``n_steps`` characters at a time. The RNN state at
+    (:func:`lstm_edu.training.data.char_batches`), read ``n_steps`` characters at a time. The RNN state at
     the end of one batch starts the next one, **detached**: the model sees context from earlier
     batches, but gradients flow back at most ``n_steps`` steps. At the end of each pass over the
     text the state is reset and the window boundaries move by a random offset.

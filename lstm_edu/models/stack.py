@@ -13,7 +13,7 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from ._checks import check_shape, check_tensor, shape_str
+from .checks import check_shape, check_tensor, shape_str
 
 State = Tuple[torch.Tensor, ...]
 

@@ -26,9 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ._checks import check_size
+from .checks import check_size
 from .hyper_lstm import explicit_matvec, row_scaling_matvec
-
 
 # ---------------------------------------------------------------------------------------------
 # A static hypernetwork: convolution kernels generated from layer embeddings.

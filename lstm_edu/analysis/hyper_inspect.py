@@ -32,8 +32,8 @@ from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from .hyper_lstm import GATES, HyperLSTM
-from .lstm import LSTM
+from ..models.hyper_lstm import GATES, HyperLSTM
+from ..models.lstm import LSTM
 
 GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o"}
 

@@ -19,7 +19,7 @@ from typing import Tuple
 import torch
 from torch import nn
 
-from ._checks import check_shape, check_size, check_tensor
+from .checks import check_shape, check_size, check_tensor
 from .stack import StackedRNN
 from .torch_interop import check_convertible, copy_from_torch, copy_to_torch
 
@@ -96,7 +96,7 @@ class RNN(StackedRNN):
 
         ``nn.RNN``'s two biases (``bias_ih``, ``bias_hh``) are only ever added: their sum is ``b``.
         """
-        check_convertible(module, nn.RNN, "lstm_edu.rnn.RNN", {"nonlinearity": "tanh", "bidirectional": False, "dropout": 0.0})
+        check_convertible(module, nn.RNN, "lstm_edu.models.rnn.RNN", {"nonlinearity": "tanh", "bidirectional": False, "dropout": 0.0})
         ref = module.weight_ih_l0
         rnn = cls(module.input_size, module.hidden_size, module.num_layers).to(device=ref.device, dtype=ref.dtype)
         copy_from_torch(rnn.cells, module)  # lin_h.bias = bias_ih + bias_hh

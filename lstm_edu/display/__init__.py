@@ -1,0 +1,1 @@
+"""What the chapters show on the page: HTML, widgets and, later, diagrams."""

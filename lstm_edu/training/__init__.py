@@ -1,0 +1,2 @@
+"""Training and data: corpora and batches (:mod:`.data`), the training loops, the character
+model and checkpoints (:mod:`.train`)."""
