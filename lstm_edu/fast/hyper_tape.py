@@ -71,10 +71,10 @@ class PackedHyperCell:
 class WeightTape:
     r"""A weight used once per step, whose gradient is computed once per sequence.
 
-    Autograd would compute :math:`dW \mathrel{+}= x_t^	op dy_t` at every step: ``T`` small,
+    Autograd would compute :math:`dW \mathrel{+}= x_t^\top dy_t` at every step: ``T`` small,
     inefficient matmuls (``B`` rows each) and ``T`` additions. The tape instead records every
     step's input ``x_t`` (forward) and output gradient ``dy_t`` (backward) and computes
-    :math:`dW = X^	op dY` with ``X [T*B, in]`` and ``dY [T*B, out]``: one large matmul.
+    :math:`dW = X^\top dY` with ``X [T*B, in]`` and ``dY [T*B, out]``: one large matmul.
 
     ``tape = WeightTape(w)`` with ``w [in, out]``; ``tape.matmul(x)`` is ``x @ w`` for ``x [B, in]``.
     The weight gradient arrives through ``_TapeStart``, an identity on ``w`` whose backward the

@@ -1,0 +1,121 @@
+"""The compiled time loops: a small C++ extension, built on first use, else the Python loops.
+
+The loops over time of :class:`~lstm_edu.fast.LSTMLayerFunction` and
+:class:`~lstm_edu.fast.HyperLayerFunction` exist twice, with the same arguments and results:
+in Python (``lstm_steps.py``, ``hyper_steps.py``: a few PyTorch calls per step, each costing
+microseconds of overhead) and in C++ (``csrc/``: the whole loop in one call, each step's
+elementwise work fused into one vectorised pass). The C++ version is compiled with
+``torch.utils.cpp_extension.load`` the first time a fast model runs on the CPU (about a minute,
+once; the result is cached in ``~/.cache/lstm_edu``, or ``$LSTM_EDU_CACHE``). Where no compiler
+is available the build fails, one line says so, and the Python loops run instead: same results,
+slower. ``LSTM_EDU_COMPILED=0`` (or :func:`use_compiled` ``(False)``) selects the Python loops.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Optional
+
+import torch
+
+CSRC = Path(__file__).resolve().parent / "csrc"
+SOURCES = [CSRC / name for name in ("bindings.cpp", "lstm_steps.cpp", "hyper_steps.cpp")]
+# The vector width PyTorch's own CPU kernels use on this machine, and the compiler flags for it.
+_ISA_FLAGS = {
+    "AVX512": ["-DCPU_CAPABILITY_AVX512", "-mavx512f", "-mavx512bw", "-mavx512vl",
+               "-mavx512dq", "-mfma"],
+    "AVX2": ["-DCPU_CAPABILITY_AVX2", "-mavx2", "-mfma"],
+}
+
+
+class _Loops:
+    """What this process knows about the compiled loops (one instance, ``_loops``)."""
+
+    def __init__(self):
+        self.enabled = os.environ.get("LSTM_EDU_COMPILED", "1") != "0"
+        self.module: Optional[ModuleType] = None
+        self.tried = False
+        self.seconds: Optional[float] = None  # time of the build (or of loading a cached build)
+        self.error: Optional[str] = None
+        self.lock = threading.Lock()
+
+
+_loops = _Loops()
+
+
+def cache_dir() -> Path:
+    """Where the build goes: ``$LSTM_EDU_CACHE``, else ``~/.cache/lstm_edu`` (one folder per
+    vector width, torch version and Python version)."""
+    root = os.environ.get("LSTM_EDU_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lstm_edu")
+    tag = f"{_isa().lower()}_torch{torch.__version__}_py{sys.version_info[0]}{sys.version_info[1]}"
+    return Path(root) / tag.replace("+", "_")
+
+
+def _isa() -> str:
+    try:
+        isa = torch.backends.cpu.get_cpu_capability()
+    except AttributeError:  # torch < 2.1
+        isa = "DEFAULT"
+    return isa if isa in _ISA_FLAGS else "DEFAULT"
+
+
+def build() -> Optional[ModuleType]:
+    """The compiled module, built (or loaded from the cache) on the first call; ``None`` with a
+    one-line notice on stderr where that fails."""
+    with _loops.lock:
+        if _loops.tried:
+            return _loops.module
+        _loops.tried = True
+        folder = cache_dir()
+        t0 = time.perf_counter()
+        try:
+            from torch.utils.cpp_extension import load
+
+            folder.mkdir(parents=True, exist_ok=True)
+            if not any(folder.glob("*.so")):
+                print(f"lstm_edu.fast: compiling the C++ time loops once (about a minute) into "
+                      f"{folder}", file=sys.stderr, flush=True)
+            _loops.module = load(name=f"lstm_edu_loops_{_isa().lower()}",
+                                 sources=[str(s) for s in SOURCES], build_directory=str(folder),
+                                 extra_cflags=["-O3"] + _ISA_FLAGS.get(_isa(), []))
+        except Exception as e:  # no compiler, no ninja, no headers, a failed build ...
+            first_line = (str(e).strip().splitlines() or [""])[0]
+            _loops.error = f"{type(e).__name__}: {first_line[:80]}"
+            print(f"lstm_edu.fast: could not build the compiled loops ({_loops.error}); using the "
+                  "pure-PyTorch loops (same results, slower)", file=sys.stderr, flush=True)
+        _loops.seconds = time.perf_counter() - t0
+        return _loops.module
+
+
+def loops_for(x: torch.Tensor) -> Optional[ModuleType]:
+    """The compiled loops for tensors like ``x``, or ``None`` for the Python loops (on a GPU,
+    when disabled, or when the build failed)."""
+    if x.device.type != "cpu" or not _loops.enabled:
+        return None
+    return _loops.module if _loops.tried else build()
+
+
+def use_compiled(enable: bool = True) -> None:
+    """Run the CPU's fast layers with the compiled loops (the default) or the Python loops."""
+    _loops.enabled = enable
+
+
+def describe() -> str:
+    """Which loops the CPU runs, in words (builds the compiled loops first if enabled)."""
+    if not _loops.enabled:
+        return "Python loops (compiled loops switched off)"
+    module = build()
+    if module is None:
+        return f"Python loops (the compiled loops did not build: {_loops.error})"
+    return f"compiled C++ loops ({_isa()}; built or loaded in {_loops.seconds:.1f} s)"
+
+
+def build_seconds() -> Optional[float]:
+    """Seconds the first :func:`build` took in this process (``None`` before it ran)."""
+    return _loops.seconds

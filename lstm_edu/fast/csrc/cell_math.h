@@ -1,0 +1,210 @@
+// Vectorised elementwise work of one LSTM step, shared by lstm_steps.cpp and hyper_steps.cpp.
+//
+// Every function here works on one example's row ([4, N] gate pre-activations, [N] states): the
+// callers loop over the batch. A Vec holds 16 floats (AVX-512) or 8 (AVX2); exp and tanh are
+// PyTorch's own vectorised versions (Sleef), so they round as PyTorch's sigmoid and tanh do.
+#pragma once
+
+#include <ATen/cpu/vec/functional.h>
+#include <ATen/cpu/vec/vec.h>
+
+#include <cmath>
+#include <cstdint>
+
+namespace lstm_edu {
+
+template <typename T>
+using Vec = at::vec::Vectorized<T>;
+
+// f(j, n) for j = 0, V, 2V, ... < N, with n = V numbers at j (fewer in the last, partial vector).
+template <typename T, typename F>
+inline void for_each_vec(int64_t N, F f) {
+  int64_t j = 0;
+  for (; j + Vec<T>::size() <= N; j += Vec<T>::size()) f(j, Vec<T>::size());
+  if (j < N) f(j, N - j);
+}
+
+template <typename T>
+inline Vec<T> load(const T* p, int64_t n) {
+  return n == Vec<T>::size() ? Vec<T>::loadu(p) : Vec<T>::loadu(p, n);
+}
+
+// Keep the first n lanes of v, zero the rest (a partial vector must not add to a row's sum).
+template <typename T>
+inline Vec<T> first(const Vec<T>& v, int64_t n) {
+  return n == Vec<T>::size() ? v : Vec<T>::set(Vec<T>(T(0)), v, n);
+}
+
+template <typename T>
+inline T sum_lanes(const Vec<T>& v) {
+  return at::vec::vec_reduce_all<T>([](Vec<T>& a, Vec<T>& b) { return a + b; }, v);
+}
+
+template <typename T>
+inline Vec<T> sigmoid(const Vec<T>& x) {
+  const Vec<T> one(T(1));
+  return one / (one + x.neg().exp());
+}
+
+// sigma'(a) = s (1 - s) from s = sigma(a); tanh'(a) = 1 - t^2 from t = tanh(a)
+template <typename T>
+inline Vec<T> sigmoid_grad(const Vec<T>& s) { return s - s * s; }
+template <typename T>
+inline Vec<T> tanh_grad(const Vec<T>& t) { return Vec<T>(T(1)) - t * t; }
+
+// Mean and 1/sqrt(variance + eps) of x[0..N) (two passes: the variance of the centred values).
+template <typename T>
+inline void moments(const T* x, int64_t N, T eps, T& mean, T& rstd) {
+  Vec<T> acc(T(0));
+  for_each_vec<T>(N, [&](int64_t j, int64_t n) { acc += first(load(x + j, n), n); });
+  mean = sum_lanes(acc) / T(N);
+  const Vec<T> m(mean);
+  acc = Vec<T>(T(0));
+  for_each_vec<T>(N, [&](int64_t j, int64_t n) {
+    Vec<T> d = first(load(x + j, n) - m, n);
+    acc += d * d;
+  });
+  rstd = T(1) / std::sqrt(sum_lanes(acc) / T(N) + eps);
+}
+
+// The parameters of a layer-normalised LSTM cell (the HyperLSTM's main cell and its hyper cell):
+// gains and biases of the four gates' layer norms [4, N] and of the layer norm of c [N].
+template <typename T>
+struct LNCell {
+  int64_t N;
+  const T* ln_w;
+  const T* ln_b;
+  const T* ln_c_w;
+  const T* ln_c_b;
+  T eps;
+};
+
+// The gate values sigma(i), sigma(f), tanh(g), sigma(o) of the lanes at j of a row, from the
+// pre-activations y_k (gate k at y + k * stride) and their layer norms' mean and rstd.
+template <typename T>
+inline void gate_values(const LNCell<T>& p, const T* y, int64_t stride, const T* mean,
+                        const T* rstd, int64_t j, int64_t n, Vec<T> a[4], Vec<T> y_hat[4]) {
+  for (int k = 0; k < 4; ++k) {
+    y_hat[k] = (load(y + k * stride + j, n) - Vec<T>(mean[k])) * Vec<T>(rstd[k]);
+    Vec<T> pre = y_hat[k] * load(p.ln_w + k * p.N + j, n) + load(p.ln_b + k * p.N + j, n);
+    a[k] = k == 2 ? pre.tanh() : sigmoid(pre);
+  }
+}
+
+// One step forward of a layer-normalised LSTM cell, one example:
+//   i, f, g, o = LN_k(y_k);  c = sigma(f) c_prev + sigma(i) tanh(g);  h = sigma(o) tanh(LN_c(c))
+// y: the four gates' pre-activations (gate k at y + k * stride); scratch: N numbers.
+template <typename T>
+inline void ln_cell_forward(const LNCell<T>& p, const T* y, int64_t stride, const T* c_prev,
+                            T* c, T* h, T* scratch) {
+  const int64_t N = p.N;
+  T mean[4], rstd[4], mean_c, rstd_c;
+  for (int k = 0; k < 4; ++k) moments(y + k * stride, N, p.eps, mean[k], rstd[k]);
+  for_each_vec<T>(N, [&](int64_t j, int64_t n) {
+    Vec<T> a[4], y_hat[4];
+    gate_values(p, y, stride, mean, rstd, j, n, a, y_hat);
+    (a[1] * load(c_prev + j, n) + a[0] * a[2]).store(c + j, n);
+    a[3].store(scratch + j, n);  // sigma(o), until LN_c(c) is known
+  });
+  moments(c, N, p.eps, mean_c, rstd_c);
+  for_each_vec<T>(N, [&](int64_t j, int64_t n) {
+    Vec<T> c_hat = (load(c + j, n) - Vec<T>(mean_c)) * Vec<T>(rstd_c);
+    Vec<T> t = (c_hat * load(p.ln_c_w + j, n) + load(p.ln_c_b + j, n)).tanh();
+    (load(scratch + j, n) * t).store(h + j, n);
+  });
+}
+
+// Where the backward step of a layer-normalised cell adds its layer norms' weight gradients:
+// d_ln_w, d_ln_b [4, N]; d_ln_c_w, d_ln_c_b [N].
+template <typename T>
+struct LNCellGrads {
+  T* d_ln_w;
+  T* d_ln_b;
+  T* d_ln_c_w;
+  T* d_ln_c_b;
+};
+
+// The gradient of a layer norm's input from dL/d(its normalised value) g and x_hat:
+//   dx = rstd (g - mean(g) - x_hat mean(g x_hat))        (mean over the row; g already times w)
+// sum_g, sum_gx: the row sums of g and g x_hat.
+template <typename T>
+inline Vec<T> ln_input_grad(const Vec<T>& g, const Vec<T>& x_hat, T sum_g, T sum_gx, T rstd,
+                            int64_t N) {
+  return Vec<T>(rstd) * (g - Vec<T>(sum_g / T(N)) - x_hat * Vec<T>(sum_gx / T(N)));
+}
+
+// One step back through a layer-normalised LSTM cell, one example (the forward step above):
+// from dh = dL/dh_t and dc = dL/dc_t (only what reaches c_t from step t + 1) to
+// dL/dy (the pre-activations, written at dy + k * dy_stride) and dc = dL/dc_{t-1} (in place);
+// adds the layer norms' weight gradients to `grads`. scratch: 5 N numbers.
+template <typename T>
+inline void ln_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, const T* y,
+                             int64_t stride, const T* c_prev, const T* c, const T* dh, T* dc,
+                             T* dy, int64_t dy_stride, T* scratch) {
+  const int64_t N = p.N;
+  T mean[4], rstd[4], mean_c, rstd_c;
+  for (int k = 0; k < 4; ++k) moments(y + k * stride, N, p.eps, mean[k], rstd[k]);
+  moments(c, N, p.eps, mean_c, rstd_c);
+  T* a_ifg = scratch;  // sigma(i), sigma(f), tanh(g): [3, N]
+  T* c_hat = scratch + 3 * N;  // LN_c's normalised c
+  T* g_c = scratch + 4 * N;  // dL/d(LN_c's normalised c)
+  // Pass 1: the gate values; o's gradient and the gradient reaching c through h = sigma(o) tanh(LN_c(c))
+  Vec<T> sum_gc(T(0)), sum_gcx(T(0)), sum_go(T(0)), sum_gox(T(0));
+  for_each_vec<T>(N, [&](int64_t j, int64_t n) {
+    Vec<T> a[4], y_hat[4];
+    gate_values(p, y, stride, mean, rstd, j, n, a, y_hat);
+    for (int k = 0; k < 3; ++k) a[k].store(a_ifg + k * N + j, n);
+    Vec<T> x = (load(c + j, n) - Vec<T>(mean_c)) * Vec<T>(rstd_c);
+    Vec<T> t = (x * load(p.ln_c_w + j, n) + load(p.ln_c_b + j, n)).tanh();
+    Vec<T> d_h = load(dh + j, n);
+    Vec<T> dn_c = d_h * a[3] * tanh_grad(t);  // dL/d LN_c(c)
+    Vec<T> dy_o = d_h * t * sigmoid_grad(a[3]);  // dL/d LN_o(y_o)
+    (load(grads.d_ln_c_w + j, n) + dn_c * x).store(grads.d_ln_c_w + j, n);
+    (load(grads.d_ln_c_b + j, n) + dn_c).store(grads.d_ln_c_b + j, n);
+    (load(grads.d_ln_w + 3 * N + j, n) + dy_o * y_hat[3]).store(grads.d_ln_w + 3 * N + j, n);
+    (load(grads.d_ln_b + 3 * N + j, n) + dy_o).store(grads.d_ln_b + 3 * N + j, n);
+    Vec<T> gc = first(dn_c * load(p.ln_c_w + j, n), n);
+    Vec<T> go = first(dy_o * load(p.ln_w + 3 * N + j, n), n);
+    sum_gc += gc;
+    sum_gcx += gc * x;
+    sum_go += go;
+    sum_gox += go * y_hat[3];
+    x.store(c_hat + j, n);
+    gc.store(g_c + j, n);
+    go.store(dy + 3 * dy_stride + j, n);
+  });
+  const T s_gc = sum_lanes(sum_gc), s_gcx = sum_lanes(sum_gcx);
+  // Pass 2: dc_t, the gradients of i, f, g, and dc_{t-1} = dc_t sigma(f)
+  Vec<T> sum_g[3] = {Vec<T>(T(0)), Vec<T>(T(0)), Vec<T>(T(0))};
+  Vec<T> sum_gx[3] = {Vec<T>(T(0)), Vec<T>(T(0)), Vec<T>(T(0))};
+  for_each_vec<T>(N, [&](int64_t j, int64_t n) {
+    Vec<T> d_c = load(dc + j, n) +
+                 ln_input_grad(load(g_c + j, n), load(c_hat + j, n), s_gc, s_gcx, rstd_c, N);
+    Vec<T> i = load(a_ifg + j, n), f = load(a_ifg + N + j, n), g = load(a_ifg + 2 * N + j, n);
+    Vec<T> d[3] = {d_c * g * sigmoid_grad(i), d_c * load(c_prev + j, n) * sigmoid_grad(f),
+                   d_c * i * tanh_grad(g)};
+    for (int k = 0; k < 3; ++k) {
+      Vec<T> y_hat = (load(y + k * stride + j, n) - Vec<T>(mean[k])) * Vec<T>(rstd[k]);
+      (load(grads.d_ln_w + k * N + j, n) + d[k] * y_hat).store(grads.d_ln_w + k * N + j, n);
+      (load(grads.d_ln_b + k * N + j, n) + d[k]).store(grads.d_ln_b + k * N + j, n);
+      Vec<T> gk = first(d[k] * load(p.ln_w + k * N + j, n), n);
+      sum_g[k] += gk;
+      sum_gx[k] += gk * y_hat;
+      gk.store(dy + k * dy_stride + j, n);
+    }
+    (d_c * f).store(dc + j, n);
+  });
+  T s_g[4], s_gx[4];
+  for (int k = 0; k < 3; ++k) s_g[k] = sum_lanes(sum_g[k]), s_gx[k] = sum_lanes(sum_gx[k]);
+  s_g[3] = sum_lanes(sum_go), s_gx[3] = sum_lanes(sum_gox);
+  // Pass 3: through the four gates' layer norms, in place
+  for (int k = 0; k < 4; ++k) {
+    for_each_vec<T>(N, [&](int64_t j, int64_t n) {
+      Vec<T> y_hat = (load(y + k * stride + j, n) - Vec<T>(mean[k])) * Vec<T>(rstd[k]);
+      T* out = dy + k * dy_stride + j;
+      ln_input_grad(load(out, n), y_hat, s_g[k], s_gx[k], rstd[k], N).store(out, n);
+    });
+  }
+}
+
+}  // namespace lstm_edu

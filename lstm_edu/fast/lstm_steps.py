@@ -1,0 +1,82 @@
+r"""The time loops of one LSTM layer, in Python: the part of :class:`LSTMLayerFunction` that
+must go step by step. ``csrc/lstm_steps.cpp`` is the same two functions in C++ (same arguments,
+same results), each step's elementwise work fused into one vectorised pass; ``compiled.py``
+chooses between them.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from .pointwise import lstm_pointwise, tanh_
+
+
+def lstm_forward(act: torch.Tensor, w_h: torch.Tensor, h0: torch.Tensor, c_all: torch.Tensor,
+                 out: torch.Tensor, pointwise: Callable = lstm_pointwise) -> None:
+    r"""Steps ``0 .. T-1`` forward, in place.
+
+    ``act [T, B, 4N_h]`` holds :math:`W_x x_t + b` on entry and the gate values
+    :math:`\sigma(i), \sigma(f), \tanh(g), \sigma(o)` on return (kept for the backward pass);
+    ``w_h [4N_h, N_h]``; ``h0 [B, N_h]``; ``c_all [T+1, B, N_h]`` holds ``c_0`` in row 0 and
+    receives ``c_1 .. c_T``; ``out [T, B, N_h]`` receives ``h_1 .. h_T``.
+    """
+    H = w_h.shape[1]
+    # lstm_pointwise computes tanh(g) as 2σ(2g) - 1 from a doubled g: double the g rows of the
+    # input terms and of W_h (exactly: a power of 2).
+    act[:, :, 2 * H:3 * H] *= 2
+    w_h_t = w_h.t().clone()  # [N_h, 4N_h]
+    w_h_t[:, 2 * H:3 * H] *= 2
+    h = h0
+    for t in range(act.shape[0]):
+        act[t].addmm_(h, w_h_t)  # all four gates in one matmul: [B, 4N_h]
+        pointwise(act[t], c_all[t], c_all[t + 1], out[t])  # the elementwise update, in place
+        h = out[t]
+
+
+def lstm_backward(start: int, end: int, act: torch.Tensor, c_all: torch.Tensor,
+                  w_h: torch.Tensor, d_out: torch.Tensor, dh: torch.Tensor, dc: torch.Tensor,
+                  d_gates: torch.Tensor) -> None:
+    r"""Steps ``end-1`` down to ``start`` (a chunk) of the backward pass, in place.
+
+    With :math:`a = (\sigma(i), \sigma(f), \tanh(g), \sigma(o))` from the forward pass:
+
+    .. math::
+        dh_t &= d\mathrm{out}_t + d\,\mathrm{gates}_{t+1} W_h\\
+        dc_t &= dc_{t+1} \odot \sigma(f_{t+1}) + dh_t \odot \sigma(o_t)(1 - \tanh^2 c_t)\\
+        d\,\mathrm{gates}_t &= \big(dc_t\, \tanh(g_t)\,\sigma'(i_t),\;
+            dc_t\, c_{t-1}\,\sigma'(f_t),\; dc_t\, \sigma(i_t)\,(1-\tanh^2 g_t),\;
+            dh_t \tanh(c_t)\,\sigma'(o_t)\big)
+
+    ``dh``, ``dc [B, N_h]`` carry what reaches :math:`h_{end-1}` and :math:`c_{end-1}` from later
+    steps (zeros after the last step) and return what reaches :math:`h_{start-1}` and
+    :math:`c_{start-1}` (for ``start = 0``: the initial state's gradients). ``d_out [T, B, N_h]``
+    is the gradient through ``out``; ``d_gates [end-start, B, 4N_h]`` receives the gates'
+    gradients, for the weight gradients.
+
+    Every factor that does not involve ``dh`` or ``dc`` is computed for the whole chunk before
+    the loop, in a few large calls.
+    """
+    n, B, H = end - start, act.shape[1], w_h.shape[1]
+    i, f, g, o = act[start:end].chunk(4, dim=2)  # [n, B, N_h] each
+    # σ'(a) = σ(a)(1 - σ(a)) is computed as σ - σ·σ (addcmul with value=-1)
+    tanh_c = tanh_(c_all[start + 1:end + 1].clone())  # tanh(c_t)
+    k_o = torch.addcmul(o, o, o, value=-1).mul_(tanh_c)  # dgate_o = dh ⊙ tanh(c) σ'(o)
+    dc_from_dh = tanh_c.mul_(tanh_c).neg_().add_(1).mul_(o)  # ∂h_t/∂c_t = σ(o)(1 - tanh² c_t)
+    k_ifg = torch.stack([  # dgate_{i,f,g} = dc ⊙ k_{i,f,g}: [n, B, 3, N_h]
+        torch.addcmul(i, i, i, value=-1).mul_(g),  # tanh(g) σ'(i)
+        torch.addcmul(f, f, f, value=-1).mul_(c_all[start:end]),  # c_{t-1} σ'(f)
+        torch.mul(g, g).neg_().add_(1).mul_(i),  # σ(i)(1 - tanh² g)
+    ], dim=2)
+    h_grad, c_grad = dh, dc
+    for s in range(n - 1, -1, -1):  # step t = start + s, backwards
+        h_grad = h_grad + d_out[start + s]  # dh_t
+        c_grad = torch.addcmul(c_grad, h_grad, dc_from_dh[s])  # dc_t
+        dg = d_gates[s]  # [B, 4N_h], a view filled in place
+        torch.mul(k_ifg[s], c_grad.unsqueeze(1), out=dg[:, :3 * H].view(B, 3, H))
+        torch.mul(k_o[s], h_grad, out=dg[:, 3 * H:])
+        c_grad = c_grad * f[s]  # dc_{t-1} through c_t = f ⊙ c_{t-1} + ...
+        h_grad = dg @ w_h  # through W_h h_{t-1}: the part of dh_{t-1} from step t
+    dh.copy_(h_grad)
+    dc.copy_(c_grad)
