@@ -65,6 +65,12 @@ def _isa() -> str:
     return isa if isa in _ISA_FLAGS else "DEFAULT"
 
 
+def _openmp() -> list:
+    """``-fopenmp`` where PyTorch's CPU threads are OpenMP's (Linux builds), so the loops'
+    elementwise work can share them (``at::parallel_for``); elsewhere it runs on one thread."""
+    return ["-fopenmp"] if sys.platform.startswith("linux") and torch.backends.openmp.is_available() else []
+
+
 def build() -> Optional[ModuleType]:
     """The compiled module, built (or loaded from the cache) on the first call; ``None`` with a
     one-line notice on stderr where that fails."""
@@ -83,7 +89,8 @@ def build() -> Optional[ModuleType]:
                       f"{folder}", file=sys.stderr, flush=True)
             _loops.module = load(name=f"lstm_edu_loops_{_isa().lower()}",
                                  sources=[str(s) for s in SOURCES], build_directory=str(folder),
-                                 extra_cflags=["-O3"] + _ISA_FLAGS.get(_isa(), []))
+                                 extra_cflags=["-O3"] + _ISA_FLAGS.get(_isa(), []) + _openmp(),
+                                 extra_ldflags=_openmp())
         except Exception as e:  # no compiler, no ninja, no headers, a failed build ...
             first_line = (str(e).strip().splitlines() or [""])[0]
             _loops.error = f"{type(e).__name__}: {first_line[:80]}"

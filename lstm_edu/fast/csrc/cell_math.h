@@ -5,13 +5,23 @@
 // PyTorch's own vectorised versions (Sleef), so they round as PyTorch's sigmoid and tanh do.
 #pragma once
 
+#include <ATen/Parallel.h>
 #include <ATen/cpu/vec/functional.h>
 #include <ATen/cpu/vec/vec.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
 namespace lstm_edu {
+
+// f(b0, b1) for the examples b0 .. b1-1 of [0, B), split between PyTorch's CPU threads when each
+// part gets at least about 8192 numbers to work on (`work` numbers per example); a smaller
+// part is not worth the cost of starting threads.
+template <typename F>
+inline void for_examples(int64_t B, int64_t work, const F& f) {
+  at::parallel_for(0, B, std::max<int64_t>(1, 8192 / std::max<int64_t>(work, 1)), f);
+}
 
 template <typename T>
 using Vec = at::vec::Vectorized<T>;

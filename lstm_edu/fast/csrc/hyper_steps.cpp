@@ -7,6 +7,8 @@
 #include <ATen/ops/bmm.h>
 #include <ATen/ops/empty.h>
 #include <ATen/ops/mm.h>
+#include <ATen/ops/sum.h>
+#include <ATen/ops/zeros.h>
 
 #include <vector>
 
@@ -24,12 +26,6 @@ template <typename T>
 LNCell<T> ln_cell(const std::vector<Tensor>& w, int first, int64_t N, double eps) {
   return {N, w[first].data_ptr<T>(), w[first + 1].data_ptr<T>(), w[first + 2].data_ptr<T>(),
           w[first + 3].data_ptr<T>(), T(eps)};
-}
-
-template <typename T>
-LNCellGrads<T> ln_grads(const std::vector<Tensor>& g, int first) {
-  return {g[first].data_ptr<T>(), g[first + 1].data_ptr<T>(), g[first + 2].data_ptr<T>(),
-          g[first + 3].data_ptr<T>()};
 }
 
 // The main cell's pre-activations of one example:
@@ -60,9 +56,9 @@ void hyper_forward(const Tensor& gx, Tensor g_buf, Tensor h_all, Tensor c_all, T
   const Tensor w_h_all_t = w[W_H_ALL].t(), w_hh_t = w[W_HH].t(), w_z_t = w[W_Z].t();
   AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "hyper_forward", [&] {
     using T_ = scalar_t;
-    const LNCell<T_> main = ln_cell<T_>(w, LN_W, H, eps), hyper = ln_cell<T_>(w, HYPER_LN_W, K, hyper_eps);
+    const LNCell<T_> main = ln_cell<T_>(w, LN_W, H, eps);
+    const LNCell<T_> hyper = ln_cell<T_>(w, HYPER_LN_W, K, hyper_eps);
     const T_* b_d = w[B_D].data_ptr<T_>();
-    std::vector<T_> scratch(5 * H + K);
     for (int64_t t = 0; t < T; ++t) {
       // one matmul reads h_{t-1}: [W_h h_{t-1} | the hyper cell's h-columns] += ...
       Tensor g_t = g_buf[t].addmm_(h_all[t], w_h_all_t);  // [B, 4H + 4K]
@@ -72,10 +68,13 @@ void hyper_forward(const Tensor& gx, Tensor g_buf, Tensor h_all, Tensor c_all, T
       T_* c_hat_prev = c_hat_all[t].data_ptr<T_>();
       T_* c_hat = c_hat_all[t + 1].data_ptr<T_>();
       T_* h_hat = h_hat_all[t + 1].data_ptr<T_>();
-      for (int64_t b = 0; b < B; ++b) {  // the hyper cell
-        ln_cell_forward(hyper, g + b * ld + 4 * H, K, c_hat_prev + b * K, c_hat + b * K,
-                        h_hat + b * K, scratch.data());
-      }
+      for_examples(B, 4 * K, [&](int64_t b0, int64_t b1) {  // the hyper cell
+        std::vector<T_> scratch(K);
+        for (int64_t b = b0; b < b1; ++b) {
+          ln_cell_forward(hyper, g + b * ld + 4 * H, K, c_hat_prev + b * K, c_hat + b * K,
+                          h_hat + b * K, scratch.data());
+        }
+      });
       // z (one matmul) and the twelve d's (one batched matmul): d [12, B, H]
       Tensor z = z_all[t];
       at::addmm_out(z, w[B_Z], h_hat_all[t + 1], w_z_t);  // [B, 12Z]
@@ -84,13 +83,53 @@ void hyper_forward(const Tensor& gx, Tensor g_buf, Tensor h_all, Tensor c_all, T
       T_* c_prev = c_all[t].data_ptr<T_>();
       T_* c = c_all[t + 1].data_ptr<T_>();
       T_* h = h_all[t + 1].data_ptr<T_>();
-      for (int64_t b = 0; b < B; ++b) {  // the main cell
-        main_preactivations(dp + b * H, B * H, b_d, g + b * ld, x + b * ld, H, scratch.data());
-        ln_cell_forward(main, scratch.data(), H, c_prev + b * H, c + b * H, h + b * H,
-                        scratch.data() + 4 * H);
-      }
+      for_examples(B, 4 * H, [&](int64_t b0, int64_t b1) {  // the main cell
+        std::vector<T_> scratch(5 * H);
+        T_* y = scratch.data();
+        for (int64_t b = b0; b < b1; ++b) {
+          main_preactivations(dp + b * H, B * H, b_d, g + b * ld, x + b * ld, H, y);
+          ln_cell_forward(main, y, H, c_prev + b * H, c + b * H, h + b * H, y + 4 * H);
+        }
+      });
     }
   });
+}
+
+// The main cell of one step back, for the examples b0 .. b1-1: from dh (from step t + 1),
+// d_out (through out[t]) and dc to dL/dd (dd: the twelve maps, map m's rows at dd + m * d_stride),
+// dm [B, ld] (its first 4H columns: dL/d(W_h h_{t-1})) and dc = dL/dc_{t-1}.
+template <typename T>
+void main_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, const T* d,
+                        int64_t d_stride, const T* g, const T* x, int64_t ld, const T* c_prev,
+                        const T* c, const T* dh, const T* d_out, T* dc, T* dd, T* dm,
+                        int64_t b0, int64_t b1) {
+  const int64_t H = p.N;
+  std::vector<T> scratch(10 * H);
+  T* y = scratch.data();  // [4, H]: the pre-activations
+  T* dh_t = y + 9 * H;  // [H]: dL/dh_t
+  for (int64_t b = b0; b < b1; ++b) {
+    const T* wh = g + b * ld;  // W_h h_{t-1}
+    const T* wx = x + b * ld;  // W_x x_t
+    main_preactivations(d + b * H, d_stride, (const T*)nullptr, wh, wx, H, y);
+    for_each_vec<T>(H, [&](int64_t j, int64_t n) {
+      (load(dh + b * H + j, n) + load(d_out + b * H + j, n)).store(dh_t + j, n);
+    });
+    T* dy = dd + 8 * d_stride + b * H;  // dL/dy_k, which is dL/dd_b^k
+    ln_cell_backward(p, grads, y, H, c_prev + b * H, c + b * H, dh_t, dc + b * H, dy, d_stride,
+                     y + 4 * H);
+    for (int k = 0; k < 4; ++k) {  // y = d_h (W_h h) + d_x (W_x x) + d_b: the d's and W_h h
+      const T* dy_k = dy + k * d_stride;
+      const T* d_h = d + k * d_stride + b * H;
+      T* dd_h = dd + k * d_stride + b * H;
+      T* dd_x = dd + (4 + k) * d_stride + b * H;
+      for_each_vec<T>(H, [&](int64_t j, int64_t n) {
+        Vec<T> v = load(dy_k + j, n);
+        (v * load(wh + k * H + j, n)).store(dd_h + j, n);
+        (v * load(wx + k * H + j, n)).store(dd_x + j, n);
+        (v * load(d_h + j, n)).store(dm + b * ld + k * H + j, n);
+      });
+    }
+  }
 }
 
 // Steps end - 1 down to start (a chunk) of the backward pass; see hyper_steps.py.
@@ -98,52 +137,36 @@ void hyper_backward(int64_t start, int64_t end, const Tensor& d, const Tensor& g
                     const Tensor& g_buf, const Tensor& c_all, const Tensor& c_hat_all,
                     const Tensor& d_out, Tensor dh, Tensor dc, Tensor dh_hat, Tensor dc_hat,
                     Tensor dd, Tensor dz_all, Tensor dm_all, const std::vector<Tensor>& w,
-                    const std::vector<Tensor>& ln_grads_, double eps, double hyper_eps) {
+                    const std::vector<Tensor>& ln_grads, double eps, double hyper_eps) {
   const int64_t n_steps = end - start, B = gx.size(1), H = c_all.size(2), K = c_hat_all.size(2);
   const int64_t Z = w[W_Z].size(0) / 12, ld = 4 * H + 4 * K, d_stride = n_steps * B * H;
   const Tensor w_d_t = w[W_D].transpose(1, 2);  // [12, H, Z]
   Tensor dz = at::empty({12, B, Z}, gx.options());
+  // Each thread adds the layer norms' weight gradients to its own row, summed at the end:
+  // main cell's d_ln_w, d_ln_b [4H], d_ln_c_w, d_ln_c_b [H], then the hyper cell's (K).
+  const int64_t n_acc = 10 * H + 10 * K;
+  Tensor acc = at::zeros({at::get_num_threads(), n_acc}, gx.options());
   AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "hyper_backward", [&] {
     using T_ = scalar_t;
-    const LNCell<T_> main = ln_cell<T_>(w, LN_W, H, eps), hyper = ln_cell<T_>(w, HYPER_LN_W, K, hyper_eps);
-    const LNCellGrads<T_> main_grads = ln_grads<T_>(ln_grads_, 0), hyper_grads = ln_grads<T_>(ln_grads_, 4);
-    std::vector<T_> scratch(10 * H + 5 * K);
-    T_* y = scratch.data();  // [4, H]: the main cell's pre-activations
-    T_* dh_t = y + 9 * H;  // [H]: dL/dh_t
+    const LNCell<T_> main = ln_cell<T_>(w, LN_W, H, eps);
+    const LNCell<T_> hyper = ln_cell<T_>(w, HYPER_LN_W, K, hyper_eps);
+    auto main_grads = [&](T_* a) { return LNCellGrads<T_>{a, a + 4 * H, a + 8 * H, a + 9 * H}; };
+    auto hyper_grads = [&](T_* a) {
+      a += 10 * H;
+      return LNCellGrads<T_>{a, a + 4 * K, a + 8 * K, a + 9 * K};
+    };
     for (int64_t t = end - 1; t >= start; --t) {
       const int64_t s = t - start;
       const T_* g = g_buf[t].data_ptr<T_>();
-      const T_* x = gx[t].data_ptr<T_>();
-      const T_* dp = d.data_ptr<T_>() + s * B * H;
-      T_* ddp = dd.data_ptr<T_>() + s * B * H;
       T_* dm = dm_all[s].data_ptr<T_>();
-      const T_* c_prev = c_all[t].data_ptr<T_>();
-      const T_* c = c_all[t + 1].data_ptr<T_>();
-      const T_* d_out_t = d_out[t].data_ptr<T_>();
-      for (int64_t b = 0; b < B; ++b) {  // the main cell, back to its pre-activations y
-        const T_* wh = g + b * ld;
-        const T_* wx = x + b * ld;
-        main_preactivations(dp + b * H, d_stride, (const T_*)nullptr, wh, wx, H, y);
-        const T_* dh_b = dh.data_ptr<T_>() + b * H;
-        for_each_vec<T_>(H, [&](int64_t j, int64_t n) {  // dh_t = from step t + 1 + d_out_t
-          (load(dh_b + j, n) + load(d_out_t + b * H + j, n)).store(dh_t + j, n);
-        });
-        T_* dy = ddp + 8 * d_stride + b * H;  // dL/dy_k = dL/dd_b^k
-        ln_cell_backward(main, main_grads, y, H, c_prev + b * H, c + b * H, dh_t,
-                         dc.data_ptr<T_>() + b * H, dy, d_stride, y + 4 * H);
-        for (int k = 0; k < 4; ++k) {  // y = d_h (W_h h) + d_x (W_x x) + d_b: the d's and W_h h
-          const T_* dy_k = dy + k * d_stride;
-          const T_* d_h = dp + k * d_stride + b * H;
-          T_* dd_h = ddp + k * d_stride + b * H;
-          T_* dd_x = ddp + (4 + k) * d_stride + b * H;
-          for_each_vec<T_>(H, [&](int64_t j, int64_t n) {
-            Vec<T_> v = load(dy_k + j, n);
-            (v * load(wh + k * H + j, n)).store(dd_h + j, n);
-            (v * load(wx + k * H + j, n)).store(dd_x + j, n);
-            (v * load(d_h + j, n)).store(dm + b * ld + k * H + j, n);
-          });
-        }
-      }
+      for_examples(B, 12 * H, [&](int64_t b0, int64_t b1) {  // the main cell, back to y
+        T_* a = acc[at::get_thread_num()].data_ptr<T_>();
+        main_cell_backward(main, main_grads(a), d.data_ptr<T_>() + s * B * H, d_stride, g,
+                           gx[t].data_ptr<T_>(), ld, c_all[t].data_ptr<T_>(),
+                           c_all[t + 1].data_ptr<T_>(), dh.data_ptr<T_>(),
+                           d_out[t].data_ptr<T_>(), dc.data_ptr<T_>(),
+                           dd.data_ptr<T_>() + s * B * H, dm, b0, b1);
+      });
       // d = z W_d + b_d and z = h_hat_t W_z^T + b_z, back to h_hat_t
       at::bmm_out(dz, dd.select(1, s), w_d_t);  // [12, B, Z]
       Tensor dz_t = dz_all[s];
@@ -151,16 +174,28 @@ void hyper_backward(int64_t start, int64_t end, const Tensor& d, const Tensor& g
       dh_hat.addmm_(dz_t, w[W_Z]);  // dL/dh_hat_t
       const T_* c_hat_prev = c_hat_all[t].data_ptr<T_>();
       const T_* c_hat = c_hat_all[t + 1].data_ptr<T_>();
-      for (int64_t b = 0; b < B; ++b) {  // the hyper cell, back to a_t
-        ln_cell_backward(hyper, hyper_grads, g + b * ld + 4 * H, K, c_hat_prev + b * K,
-                         c_hat + b * K, dh_hat.data_ptr<T_>() + b * K,
-                         dc_hat.data_ptr<T_>() + b * K, dm + b * ld + 4 * H, K, y);
-      }
-      // h_{t-1} and h_hat_{t-1}, read by this step's two recurrent matmuls
+      for_examples(B, 12 * K, [&](int64_t b0, int64_t b1) {  // the hyper cell, back to a_t
+        T_* a = acc[at::get_thread_num()].data_ptr<T_>();
+        std::vector<T_> scratch(5 * K);
+        for (int64_t b = b0; b < b1; ++b) {
+          ln_cell_backward(hyper, hyper_grads(a), g + b * ld + 4 * H, K, c_hat_prev + b * K,
+                           c_hat + b * K, dh_hat.data_ptr<T_>() + b * K,
+                           dc_hat.data_ptr<T_>() + b * K, dm + b * ld + 4 * H, K,
+                           scratch.data());
+        }
+      });
+      // h_{t-1} and h_hat_{t-1}, read by this step's two recurrent matmuls (d_out is added
+      // in the next step back)
       at::mm_out(dh_hat, dm_all[s].narrow(1, 4 * H, 4 * K), w[W_HH]);
       at::mm_out(dh, dm_all[s], w[W_H_ALL]);
     }
   });
+  Tensor total = acc.sum(0);
+  int64_t offset = 0;
+  for (const Tensor& grad : ln_grads) {
+    grad.view(-1).add_(total.narrow(0, offset, grad.numel()));
+    offset += grad.numel();
+  }
 }
 
 }  // namespace lstm_edu

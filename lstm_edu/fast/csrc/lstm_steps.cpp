@@ -15,19 +15,21 @@ using at::Tensor;
 // c = sigma(f) c_prev + sigma(i) tanh(g), h = sigma(o) tanh(c). All rows [B, ...], contiguous.
 template <typename T>
 void lstm_cell(T* act, const T* c_prev, T* c, T* h, int64_t B, int64_t H) {
-  for (int64_t b = 0; b < B; ++b) {
-    T* a = act + b * 4 * H;
-    const int64_t r = b * H;
-    for_each_vec<T>(H, [&](int64_t j, int64_t n) {
-      Vec<T> i = sigmoid(load(a + j, n)), f = sigmoid(load(a + H + j, n));
-      Vec<T> g = load(a + 2 * H + j, n).tanh(), o = sigmoid(load(a + 3 * H + j, n));
-      Vec<T> c_t = f * load(c_prev + r + j, n) + i * g;
-      i.store(a + j, n), f.store(a + H + j, n), g.store(a + 2 * H + j, n);
-      o.store(a + 3 * H + j, n);
-      c_t.store(c + r + j, n);
-      (o * c_t.tanh()).store(h + r + j, n);
-    });
-  }
+  for_examples(B, 4 * H, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      T* a = act + b * 4 * H;
+      const int64_t r = b * H;
+      for_each_vec<T>(H, [&](int64_t j, int64_t n) {
+        Vec<T> i = sigmoid(load(a + j, n)), f = sigmoid(load(a + H + j, n));
+        Vec<T> g = load(a + 2 * H + j, n).tanh(), o = sigmoid(load(a + 3 * H + j, n));
+        Vec<T> c_t = f * load(c_prev + r + j, n) + i * g;
+        i.store(a + j, n), f.store(a + H + j, n), g.store(a + 2 * H + j, n);
+        o.store(a + 3 * H + j, n);
+        c_t.store(c + r + j, n);
+        (o * c_t.tanh()).store(h + r + j, n);
+      });
+    }
+  });
 }
 
 // One step back: from dL/dh_t = dh + d_out (dh from step t + 1, d_out through out[t]) and
@@ -36,23 +38,25 @@ void lstm_cell(T* act, const T* c_prev, T* c, T* h, int64_t B, int64_t H) {
 template <typename T>
 void lstm_cell_backward(const T* act, const T* c_prev, const T* c, const T* dh, const T* d_out,
                         T* dc, T* d_gates, int64_t B, int64_t H) {
-  for (int64_t b = 0; b < B; ++b) {
-    const T* a = act + b * 4 * H;
-    T* dg = d_gates + b * 4 * H;
-    const int64_t r = b * H;
-    for_each_vec<T>(H, [&](int64_t j, int64_t n) {
-      Vec<T> i = load(a + j, n), f = load(a + H + j, n);
-      Vec<T> g = load(a + 2 * H + j, n), o = load(a + 3 * H + j, n);
-      Vec<T> tanh_c = load(c + r + j, n).tanh();
-      Vec<T> d_h = load(dh + r + j, n) + load(d_out + r + j, n);
-      Vec<T> d_c = load(dc + r + j, n) + d_h * o * tanh_grad(tanh_c);  // dc_t
-      (d_c * g * sigmoid_grad(i)).store(dg + j, n);
-      (d_c * load(c_prev + r + j, n) * sigmoid_grad(f)).store(dg + H + j, n);
-      (d_c * i * tanh_grad(g)).store(dg + 2 * H + j, n);
-      (d_h * tanh_c * sigmoid_grad(o)).store(dg + 3 * H + j, n);
-      (d_c * f).store(dc + r + j, n);  // dc_{t-1}
-    });
-  }
+  for_examples(B, 4 * H, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const T* a = act + b * 4 * H;
+      T* dg = d_gates + b * 4 * H;
+      const int64_t r = b * H;
+      for_each_vec<T>(H, [&](int64_t j, int64_t n) {
+        Vec<T> i = load(a + j, n), f = load(a + H + j, n);
+        Vec<T> g = load(a + 2 * H + j, n), o = load(a + 3 * H + j, n);
+        Vec<T> tanh_c = load(c + r + j, n).tanh();
+        Vec<T> d_h = load(dh + r + j, n) + load(d_out + r + j, n);
+        Vec<T> d_c = load(dc + r + j, n) + d_h * o * tanh_grad(tanh_c);  // dc_t
+        (d_c * g * sigmoid_grad(i)).store(dg + j, n);
+        (d_c * load(c_prev + r + j, n) * sigmoid_grad(f)).store(dg + H + j, n);
+        (d_c * i * tanh_grad(g)).store(dg + 2 * H + j, n);
+        (d_h * tanh_c * sigmoid_grad(o)).store(dg + 3 * H + j, n);
+        (d_c * f).store(dc + r + j, n);  // dc_{t-1}
+      });
+    }
+  });
 }
 
 void lstm_forward(Tensor act, const Tensor& w_h, const Tensor& h0, Tensor c_all, Tensor out) {
