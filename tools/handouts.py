@@ -329,6 +329,24 @@ def read_chapter(path: str | Path) -> Chapter:
     return Chapter(path, nb, order, dropped, kept_md)
 
 
+def names_only_solutions_define(chapter: Chapter) -> list[tuple[int, str]]:
+    """``(cell, name)`` for each kept code cell that reads a global name which, before it, only
+    solution cells bind: in the students' copy that cell would fail with a NameError."""
+    bound_kept: set[str] = set()
+    bound_solution: set[str] = set()
+    problems = []
+    for i, cell in enumerate(chapter.nb.cells):
+        if cell.cell_type != "code":
+            continue
+        used, bound = names_used_and_bound(cell.source)
+        if i in chapter.dropped_cells:
+            bound_solution |= bound
+            continue
+        problems += [(i, n) for n in sorted((used - bound - bound_kept) & bound_solution)]
+        bound_kept |= bound
+    return problems
+
+
 def chapters(toc: str | None = None) -> list[Path]:
     """The chapters of the table of contents: its notebooks whose name starts with a number."""
     return [p for p in booktoc.notebooks(toc) if CHAPTER_NAME.match(p.name)]
@@ -414,11 +432,11 @@ def answer_notebook(chapter: Chapter) -> nbformat.NotebookNode:
                 code.outputs = [_without_widgets(o) for o in part.outputs]
                 code.metadata = {"tags": list(part.metadata.get("tags", []))}
                 cells.append(code)
-    nb = nbformat.v4.new_notebook(cells=cells, metadata={
-        "kernelspec": chapter.nb.metadata.get("kernelspec", {}),
-        "lstm_edu": {"handout": "answers", "chapter": chapter.path.name},
-    })
-    return nb
+    for k, cell in enumerate(cells):
+        cell.id = f"answer-{k}"  # the same ids on every run, so two keys compare cleanly
+    metadata = {k: chapter.nb.metadata[k] for k in ("kernelspec", "language_info") if k in chapter.nb.metadata}
+    metadata["lstm_edu"] = {"handout": "answers", "chapter": chapter.path.name}
+    return nbformat.v4.new_notebook(cells=cells, metadata=metadata)
 
 
 def _without_widgets(output):
@@ -435,6 +453,9 @@ def write(paths: list[Path], out: Path) -> list[dict]:
     rows = []
     for path in paths:
         chapter = read_chapter(path)
+        for cell, name in names_only_solutions_define(chapter):
+            print(f"warning: {path.name}: code cell {cell} reads {name!r}, which only a solution "
+                  "defines before it; the students' copy will fail there", file=sys.stderr)
         nbformat.write(student_notebook(chapter), out / "students" / path.name)
         nbformat.write(answer_notebook(chapter), out / "answers" / f"{path.stem}_answers.ipynb")
         rows.append(summary(chapter))
