@@ -30,6 +30,7 @@ import pytest
 import booktoc
 import first_cell
 import handouts
+import teaching
 
 CHAPTERS = handouts.chapters()
 IDS = [p.stem for p in CHAPTERS]
@@ -307,3 +308,60 @@ def test_a_cell_that_needs_a_solution_is_reported(tmp_path):
         ("code", "print(helper)"),
     )
     assert handouts.names_only_solutions_define(handouts.read_chapter(path)) == [(3, "helper")]
+
+
+# --- the teaching page's figures (tools/teaching.py) and the run records (tools/execute.py) ----------
+
+
+def test_teaching_page_is_in_the_book_and_reads_every_chapter():
+    assert booktoc.ROOT / "book" / "teaching.md" in booktoc.pages()
+    infos = teaching.read()
+    assert [i.chapter.path for i in infos] == CHAPTERS
+    table = teaching.chapters_table(infos)
+    for info in infos:
+        s = handouts.summary(info.chapter)
+        assert f"<{info.doc}>` | " in table
+        assert s["exercises"] == len(info.chapter.exercises) == _raw_directives(info.chapter.path, "exercise")
+    for s in teaching.SETS:  # every suggested set still finds chapters and exercises in this edition
+        chosen = [i for i in infos if i.number in s.chapters]
+        assert chosen and any(ex.kind in s.kinds for i in chosen for ex in i.chapter.exercises), s.name
+
+
+def test_builds_on_reads_back_references_only(tmp_path):
+    path = _notebook(
+        tmp_path,
+        ("md", "# 5. Made up\n\nAs chapter 2 showed, and chapters 3 and 4 built; see {doc}`01_why_rnns_forget`."),
+        ("md", "Chapter 7 will use this, and [the cell](00_getting_started.ipynb) too."),
+        name="05_made_up.ipynb")
+    chapter = handouts.read_chapter(path)
+    assert teaching.builds_on(chapter, set(range(10))) == [0, 1, 2, 3, 4]
+    assert teaching.builds_on(chapter, {2, 4, 7}) == [2, 4]
+
+
+def test_run_times_come_from_the_records():
+    chapter = handouts.Chapter(Path("03_x.ipynb"), nbformat.v4.new_notebook(), [], set(), {})
+    cpu = {"size": "quick", "device": "cpu", "colab": False, "seconds": 41.0}
+    info = teaching.ChapterInfo(chapter, [], {"quick/cpu": cpu,
+                                              "full/cuda": {**cpu, "size": "full", "device": "cuda:0", "seconds": 4000}})
+    assert teaching.run_time(info, "quick", "cpu") == "41 s"
+    assert teaching.run_time(info, "quick", "colab") == teaching.NOT_MEASURED
+    assert teaching.run_time(info, "full", "gpu") == "67 min"
+    assert teaching.run_time(info, "full", "cpu") == teaching.NOT_MEASURED
+    info.runs["quick/colab"] = {**cpu, "colab": True, "seconds": 95.0}
+    assert teaching.run_time(info, "quick", "colab") == "2 min"
+    assert teaching.run_time(info, "quick", "cpu") == "41 s"
+
+
+def test_execute_records_each_size_and_keeps_the_others():
+    import execute
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["lstm_edu"] = {"runs": {"other/cuda": {"size": "other", "seconds": 1.0}}}
+    record = execute.record_run(nb, 12.34, {"slow": 2.04, "fast": 0.2})
+    key = f"{record['size']}/{record['device'].split(':')[0]}"
+    meta = nb.metadata["lstm_edu"]
+    assert meta["stored"] == key and meta["runs"][key] == record
+    assert meta["runs"]["other/cuda"] == {"size": "other", "seconds": 1.0}
+    assert record["seconds"] == 12.3 and record["slow_cells"] == {"slow": 2.0}
+    assert {"device_name", "cpu_cores", "torch", "date", "colab"} <= set(record)
+    nbformat.validate(nb)

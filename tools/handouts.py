@@ -446,10 +446,14 @@ def _without_widgets(output):
     return out
 
 
-def write(paths: list[Path], out: Path) -> list[dict]:
-    """Write both handouts of every chapter under ``out``; return one summary row per chapter."""
-    (out / "students").mkdir(parents=True, exist_ok=True)
-    (out / "answers").mkdir(parents=True, exist_ok=True)
+def write(paths: list[Path], out: Path, replace_all: bool = False) -> list[dict]:
+    """Write both handouts of every chapter under ``out``; return one summary row per chapter.
+
+    ``replace_all`` first removes the notebooks an earlier run left there (a renamed chapter's)."""
+    for sub in ("students", "answers"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+        for old in (out / sub).glob("*.ipynb") if replace_all else []:
+            old.unlink()
     rows = []
     for path in paths:
         chapter = read_chapter(path)
@@ -499,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.summary:
             rows = [summary(read_chapter(p)) for p in paths]
         else:
-            rows = write(paths, args.out)
+            rows = write(paths, args.out, replace_all=not args.notebooks)
     except (HandoutError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
