@@ -98,7 +98,8 @@ def run_record(seconds: float, cell_seconds: dict | None = None) -> dict:
     return {"size": size, "device": device, "device_name": name, "cpu_cores": cores,
             "torch": version, "colab": "COLAB_RELEASE_TAG" in os.environ,
             "seconds": round(seconds, 1), "date": datetime.date.today().isoformat(),
-            "slow_cells": {k: round(v, 1) for k, v in (cell_seconds or {}).items() if v >= SLOW_CELL_S}}
+            "slow_cells": {k: round(v, 1) for k, v in (cell_seconds or {}).items()
+                           if v >= SLOW_CELL_S}}
 
 
 def record_run(nb, seconds: float, cell_seconds: dict | None = None) -> dict:

@@ -1,15 +1,16 @@
 """Student handouts and answer keys, made from the chapters as they are.
 
-    python tools/handouts.py                          # every chapter in _toc.yml -> _build/handouts/
+    python tools/handouts.py                      # every chapter in _toc.yml -> _build/handouts/
     python tools/handouts.py book/02_lstm_cell.ipynb --out /tmp/handouts
-    python tools/handouts.py --summary                # per chapter: exercises, kinds, checkers
+    python tools/handouts.py --summary            # per chapter: exercises, kinds, checkers
     make handouts
 
 A chapter is a notebook of the table of contents whose file name starts with its number
 (``book/02_lstm_cell.ipynb``). For each one this writes
 
 - ``students/NN_name.ipynb``: the chapter with every solution removed (the ``{solution}``
-  directives, and everything between ``{solution-start}`` and ``{solution-end}``, Markdown and code),
+  directives, and everything between ``{solution-start}`` and ``{solution-end}``, Markdown and
+  code),
   every output cleared; the install cell, the exercise texts, the code exercises' skeleton cells
   (a function that raises ``NotImplementedError``) and their checker calls are kept. Each
   ``{exercise}`` directive becomes plain Markdown (a bold title and the text), so that its
@@ -63,7 +64,8 @@ class HandoutError(ValueError):
     """A chapter whose exercise or solution markers cannot be read."""
 
 
-# --- reading a chapter -----------------------------------------------------------------------------
+# --- reading a chapter ----------------------------------------------------------------------------
+
 
 @dataclass
 class Fence:
@@ -100,12 +102,12 @@ def split_markdown(text: str) -> list[str | Fence]:
         if plain:
             out.append("\n".join(plain))
             plain = []
-        block = lines[i:j + 1]
+        block = lines[i : j + 1]
         fence = Fence(raw="\n".join(block))
         d = _DIRECTIVE.match(m.group("info").strip())
         if d:
             fence.name, fence.arg = d.group("name"), d.group("arg").strip()
-            body = lines[i + 1:j]
+            body = lines[i + 1 : j]
             k = 0
             while k < len(body) and (o := _OPTION.match(body[k].strip())):
                 fence.options[o.group("key")] = o.group("value").strip()
@@ -155,10 +157,15 @@ def checker_calls(source: str, functions: set[str]) -> list[str]:
     for node in ast.walk(tree) if tree else []:
         if not isinstance(node, ast.Call):
             continue
-        name = node.func.id if isinstance(node.func, ast.Name) else (
-            node.func.attr if isinstance(node.func, ast.Attribute) else "")
+        name = (
+            node.func.id
+            if isinstance(node.func, ast.Name)
+            else (node.func.attr if isinstance(node.func, ast.Attribute) else "")
+        )
         args = list(node.args) + [k.value for k in node.keywords]
-        if name.startswith("check") and any(isinstance(a, ast.Name) and a.id in functions for a in args):
+        if name.startswith("check") and any(
+            isinstance(a, ast.Name) and a.id in functions for a in args
+        ):
             found.append(name)
     return found
 
@@ -196,11 +203,11 @@ class Exercise:
     title: str
     text: str
     stated_kind: str | None
-    cell: int                                           # the Markdown cell holding the directive
-    solution: list = field(default_factory=list)        # Markdown strings and code cells, in order
+    cell: int  # the Markdown cell holding the directive
+    solution: list = field(default_factory=list)  # Markdown strings and code cells, in order
     solution_cells: list = field(default_factory=list)  # indexes of code cells inside the solution
-    skeletons: dict = field(default_factory=dict)       # function name -> cell index
-    checks: dict = field(default_factory=dict)          # cell index -> checker names called
+    skeletons: dict = field(default_factory=dict)  # function name -> cell index
+    checks: dict = field(default_factory=dict)  # cell index -> checker names called
 
     @property
     def has_solution(self) -> bool:
@@ -223,8 +230,8 @@ class Chapter:
     path: Path
     nb: nbformat.NotebookNode
     exercises: list
-    dropped_cells: set        # indexes of the code cells inside a solution
-    kept_markdown: dict       # cell index -> the cell's Markdown with solutions removed
+    dropped_cells: set  # indexes of the code cells inside a solution
+    kept_markdown: dict  # cell index -> the cell's Markdown with solutions removed
 
     @property
     def number(self) -> int:
@@ -247,8 +254,10 @@ def _kind_from_options(options: dict, where: str) -> str | None:
     classes = options.get("class", "").split()
     kinds = [STATED_KINDS[c] for c in classes if c in STATED_KINDS]
     if len(kinds) > 1:
-        raise HandoutError(f"{where}: states two kinds ({', '.join(kinds)}); expected one of "
-                           f"{', '.join(STATED_KINDS)}")
+        raise HandoutError(
+            f"{where}: states two kinds ({', '.join(kinds)}); expected one of "
+            f"{', '.join(STATED_KINDS)}"
+        )
     return kinds[0] if kinds else None
 
 
@@ -258,7 +267,7 @@ def read_chapter(path: str | Path) -> Chapter:
     nb = nbformat.read(path, as_version=4)
     exercises: dict[str, Exercise] = {}
     order: list[Exercise] = []
-    open_label: str | None = None   # inside {solution-start} ... {solution-end}
+    open_label: str | None = None  # inside {solution-start} ... {solution-end}
     current: Exercise | None = None  # the exercise whose cells we are in (until the next one)
     dropped, kept_md = set(), {}
 
@@ -275,27 +284,39 @@ def read_chapter(path: str | Path) -> Chapter:
                     if name == "solution-end":
                         open_label = None
                     elif name in ("solution-start", "exercise", "solution"):
-                        raise HandoutError(f"{where(open_label)}: {{{name}}} inside a solution that "
-                                           "has no {solution-end} yet")
+                        raise HandoutError(
+                            f"{where(open_label)}: {{{name}}} inside a solution that "
+                            "has no {solution-end} yet"
+                        )
                     else:
                         exercises[open_label].solution.append(piece.raw if fence else piece)
                     continue
                 if name == "exercise":
                     label = fence.options.get("label")
                     if not label:
-                        raise HandoutError(f"{where()}: an exercise without a :label: ({fence.arg!r})")
+                        raise HandoutError(
+                            f"{where()}: an exercise without a :label: ({fence.arg!r})"
+                        )
                     if label in exercises:
                         raise HandoutError(f"{where(label)}: the label is used twice")
-                    current = Exercise(len(order) + 1, label, fence.arg, fence.body,
-                                       _kind_from_options(fence.options, where(label)), i)
+                    current = Exercise(
+                        len(order) + 1,
+                        label,
+                        fence.arg,
+                        fence.body,
+                        _kind_from_options(fence.options, where(label)),
+                        i,
+                    )
                     exercises[label] = current
                     order.append(current)
                     kept.append(fence)
                 elif name in ("solution", "solution-start"):
                     label = fence.arg.split()[0] if fence.arg else ""
                     if label not in exercises:
-                        raise HandoutError(f"{where(label)}: a {{{name}}} for an exercise this chapter "
-                                           "does not define before it")
+                        raise HandoutError(
+                            f"{where(label)}: a {{{name}}} for an exercise this chapter "
+                            "does not define before it"
+                        )
                     if exercises[label].solution:
                         raise HandoutError(f"{where(label)}: a second solution")
                     if name == "solution":
@@ -303,10 +324,14 @@ def read_chapter(path: str | Path) -> Chapter:
                     else:
                         open_label = label
                 elif name == "solution-end":
-                    raise HandoutError(f"{where()}: a {{solution-end}} without a {{solution-start}}")
+                    raise HandoutError(
+                        f"{where()}: a {{solution-end}} without a {{solution-start}}"
+                    )
                 elif name in ("exercise-start", "exercise-end"):
-                    raise HandoutError(f"{where()}: {{{name}}} is not supported by tools/handouts.py; "
-                                       "use an {exercise} directive")
+                    raise HandoutError(
+                        f"{where()}: {{{name}}} is not supported by tools/handouts.py; "
+                        "use an {exercise} directive"
+                    )
                 else:
                     if fence is None and any(_HEADING.match(line) for line in piece.split("\n")):
                         current = None  # a new section ends the last exercise's cells
@@ -352,7 +377,8 @@ def chapters(toc: str | None = None) -> list[Path]:
     return [p for p in booktoc.notebooks(toc) if CHAPTER_NAME.match(p.name)]
 
 
-# --- writing -----------------------------------------------------------------------------------------
+# --- writing --------------------------------------------------------------------------------------
+
 
 def _exercise_markdown(fence: Fence, number: int) -> str:
     title = f"**Exercise {number}: {fence.arg}**" if fence.arg else f"**Exercise {number}**"
@@ -411,11 +437,13 @@ def answer_notebook(chapter: Chapter) -> nbformat.NotebookNode:
     """The chapter's solutions alone, each under its exercise's number and title."""
     new_md, new_code = nbformat.v4.new_markdown_cell, nbformat.v4.new_code_cell
     size = _stored_size(chapter)
-    intro = (f"# Answer key: {chapter.title}\n\n"
-             f"The solutions of `{chapter.path.name}`, one per exercise, as the chapter gives them. "
-             "The code cells show the outputs the chapter stored"
-             + (f" (its settings cell printed `{size}`)" if size else "")
-             + ". They use names defined earlier in the chapter, so run them there, not here.")
+    intro = (
+        f"# Answer key: {chapter.title}\n\n"
+        f"The solutions of `{chapter.path.name}`, one per exercise, as the chapter gives them. "
+        "The code cells show the outputs the chapter stored"
+        + (f" (its settings cell printed `{size}`)" if size else "")
+        + ". They use names defined earlier in the chapter, so run them there, not here."
+    )
     cells = [new_md(intro)]
     for ex in chapter.exercises:
         kind = ex.kind or "kind not stated"
@@ -434,7 +462,11 @@ def answer_notebook(chapter: Chapter) -> nbformat.NotebookNode:
                 cells.append(code)
     for k, cell in enumerate(cells):
         cell.id = f"answer-{k}"  # the same ids on every run, so two keys compare cleanly
-    metadata = {k: chapter.nb.metadata[k] for k in ("kernelspec", "language_info") if k in chapter.nb.metadata}
+    metadata = {
+        k: chapter.nb.metadata[k]
+        for k in ("kernelspec", "language_info")
+        if k in chapter.nb.metadata
+    }
     metadata["lstm_edu"] = {"handout": "answers", "chapter": chapter.path.name}
     return nbformat.v4.new_notebook(cells=cells, metadata=metadata)
 
@@ -458,8 +490,11 @@ def write(paths: list[Path], out: Path, replace_all: bool = False) -> list[dict]
     for path in paths:
         chapter = read_chapter(path)
         for cell, name in names_only_solutions_define(chapter):
-            print(f"warning: {path.name}: code cell {cell} reads {name!r}, which only a solution "
-                  "defines before it; the students' copy will fail there", file=sys.stderr)
+            print(
+                f"warning: {path.name}: code cell {cell} reads {name!r}, which only a solution "
+                "defines before it; the students' copy will fail there",
+                file=sys.stderr,
+            )
         nbformat.write(student_notebook(chapter), out / "students" / path.name)
         nbformat.write(answer_notebook(chapter), out / "answers" / f"{path.stem}_answers.ipynb")
         rows.append(summary(chapter))
@@ -469,29 +504,42 @@ def write(paths: list[Path], out: Path, replace_all: bool = False) -> list[dict]
 
 def summary(chapter: Chapter) -> dict:
     kinds = {k: sum(ex.kind == k for ex in chapter.exercises) for k in KINDS}
-    return {"chapter": chapter.path.name, "exercises": len(chapter.exercises),
-            "check themselves": kinds[CHECKER], **{k: kinds[k] for k in (DERIVATION, EXPERIMENT)},
-            "kind not stated": sum(ex.kind is None for ex in chapter.exercises)}
+    return {
+        "chapter": chapter.path.name,
+        "exercises": len(chapter.exercises),
+        "check themselves": kinds[CHECKER],
+        **{k: kinds[k] for k in (DERIVATION, EXPERIMENT)},
+        "kind not stated": sum(ex.kind is None for ex in chapter.exercises),
+    }
 
 
 def readme(rows: list[dict]) -> str:
-    lines = ["# Handouts", "",
-             "Made by `make handouts` (`tools/handouts.py`) from the chapters as they were then.", "",
-             "- `students/`: each chapter without its solutions and outputs, to hand to a class "
-             "(open it in Jupyter or Colab; the first code cell installs the book's package).",
-             "- `answers/`: each chapter's solutions, one per exercise, for the teacher.", "",
-             "| chapter | exercises | check themselves | derivations | experiments |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "# Handouts",
+        "",
+        "Made by `make handouts` (`tools/handouts.py`) from the chapters as they were then.",
+        "",
+        "- `students/`: each chapter without its solutions and outputs, to hand to a class "
+        "(open it in Jupyter or Colab; the first code cell installs the book's package).",
+        "- `answers/`: each chapter's solutions, one per exercise, for the teacher.",
+        "",
+        "| chapter | exercises | check themselves | derivations | experiments |",
+        "|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['chapter']} | {r['exercises']} | {r['check themselves']} | "
-                     f"{r[DERIVATION]} | {r[EXPERIMENT]} |")
+        lines.append(
+            f"| {r['chapter']} | {r['exercises']} | {r['check themselves']} | "
+            f"{r[DERIVATION]} | {r[EXPERIMENT]} |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("notebooks", nargs="*", type=Path, help="default: every chapter in the toc")
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (default _build/handouts)")
+    ap.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help="output folder (default _build/handouts)"
+    )
     ap.add_argument("--toc", help="table of contents (default: $BOOK_TOC or _toc.yml)")
     ap.add_argument("--summary", action="store_true", help="only print the table, write nothing")
     args = ap.parse_args(argv)
@@ -510,8 +558,10 @@ def main(argv: list[str] | None = None) -> int:
     print(readme(rows).split("\n\n", 3)[-1].rstrip())
     if not args.summary:
         out = args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out
-        print(f"wrote {len(rows)} student notebooks to {out}/students and "
-              f"{len(rows)} answer keys to {out}/answers")
+        print(
+            f"wrote {len(rows)} student notebooks to {out}/students and "
+            f"{len(rows)} answer keys to {out}/answers"
+        )
     return 0
 
 

@@ -36,26 +36,35 @@ class AssignmentSet:
 
 
 SETS = (
-    AssignmentSet("A one-week LSTM module",
-                  "why plain recurrent networks forget, the LSTM cell and a whole LSTM, built and "
-                  "checked against PyTorch; code and derivations only",
-                  range(1, 4), (handouts.CHECKER, handouts.DERIVATION)),
-    AssignmentSet("The LSTM at work (a second week)",
-                  "training on real data and looking inside the trained memory; the experiments "
-                  "run the chapters' models again with a change",
-                  range(4, 6), (handouts.CHECKER, handouts.EXPERIMENT)),
-    AssignmentSet("A HyperLSTM project",
-                  "hypernetworks, the HyperLSTM built from its equations, and the comparison with "
-                  "the LSTM; the experiments of the comparison are the project",
-                  range(6, 9), (handouts.CHECKER, handouts.DERIVATION, handouts.EXPERIMENT)),
+    AssignmentSet(
+        "A one-week LSTM module",
+        "why plain recurrent networks forget, the LSTM cell and a whole LSTM, built and "
+        "checked against PyTorch; code and derivations only",
+        range(1, 4),
+        (handouts.CHECKER, handouts.DERIVATION),
+    ),
+    AssignmentSet(
+        "The LSTM at work (a second week)",
+        "training on real data and looking inside the trained memory; the experiments "
+        "run the chapters' models again with a change",
+        range(4, 6),
+        (handouts.CHECKER, handouts.EXPERIMENT),
+    ),
+    AssignmentSet(
+        "A HyperLSTM project",
+        "hypernetworks, the HyperLSTM built from its equations, and the comparison with "
+        "the LSTM; the experiments of the comparison are the project",
+        range(6, 9),
+        (handouts.CHECKER, handouts.DERIVATION, handouts.EXPERIMENT),
+    ),
 )
 
 
 @dataclass
 class ChapterInfo:
     chapter: handouts.Chapter
-    builds_on: list          # numbers of earlier chapters the text refers to
-    runs: dict               # "size/device" -> run record (tools/execute.py)
+    builds_on: list  # numbers of earlier chapters the text refers to
+    runs: dict  # "size/device" -> run record (tools/execute.py)
 
     @property
     def number(self) -> int:
@@ -86,11 +95,16 @@ def builds_on(chapter: handouts.Chapter, numbers: set[int]) -> list[int]:
 def read(toc: str | None = None) -> list[ChapterInfo]:
     chapters = [handouts.read_chapter(p) for p in handouts.chapters(toc)]
     numbers = {c.number for c in chapters}
-    return [ChapterInfo(c, builds_on(c, numbers), dict(c.nb.metadata.get("lstm_edu", {}).get("runs", {})))
-            for c in chapters]
+    return [
+        ChapterInfo(
+            c, builds_on(c, numbers), dict(c.nb.metadata.get("lstm_edu", {}).get("runs", {}))
+        )
+        for c in chapters
+    ]
 
 
 # --- run times ------------------------------------------------------------------------------------
+
 
 def sizes() -> tuple:
     """The sizes the book's settings offer, in order (``lstm_edu.settings.SIZES``)."""
@@ -118,8 +132,11 @@ def matching(info: ChapterInfo, size: str, where: str) -> list[dict]:
         colab = bool(record.get("colab"))
         if record.get("size") != size:
             continue
-        if (where == "gpu" and on_gpu) or (where == "colab" and colab) or (
-                where == "cpu" and not on_gpu and not colab):
+        if (
+            (where == "gpu" and on_gpu)
+            or (where == "colab" and colab)
+            or (where == "cpu" and not on_gpu and not colab)
+        ):
             out.append(record)
     return out
 
@@ -151,18 +168,24 @@ def machines(infos: list[ChapterInfo]) -> list[str]:
     seen: dict[tuple, list] = {}
     for info in infos:
         for record in info.runs.values():
-            key = (record.get("device_name", "unknown"), record.get("cpu_cores"), record.get("torch"),
-                   bool(record.get("colab")))
+            key = (
+                record.get("device_name", "unknown"),
+                record.get("cpu_cores"),
+                record.get("torch"),
+                bool(record.get("colab")),
+            )
             seen.setdefault(key, []).append(record.get("date", "?"))
     lines = []
     for (name, cores, torch, colab), dates in sorted(seen.items(), key=str):
         where = "Colab, " if colab else ""
-        lines.append(f"{where}{name}, {cores} CPU cores, torch {torch} "
-                     f"({len(dates)} run(s), {min(dates)} to {max(dates)})")
+        lines.append(
+            f"{where}{name}, {cores} CPU cores, torch {torch} "
+            f"({len(dates)} run(s), {min(dates)} to {max(dates)})"
+        )
     return lines
 
 
-# --- exercises --------------------------------------------------------------------------------------
+# --- exercises ------------------------------------------------------------------------------------
 
 EFFORT = {"short": (5, 60), "medium": (15, 150)}  # at most this many lines of code and words
 _CHECK_CALL = re.compile(r"^\s*[\w.]*check\w*\(")
@@ -170,16 +193,22 @@ _CHECK_CALL = re.compile(r"^\s*[\w.]*check\w*\(")
 
 def effort_rule() -> str:
     (sc, sw), (mc, mw) = EFFORT["short"], EFFORT["medium"]
-    return (f"*short*: at most {sc} lines of code and {sw} words in the reference solution; "
-            f"*medium*: at most {mc} lines and {mw} words; *long*: more")
+    return (
+        f"*short*: at most {sc} lines of code and {sw} words in the reference solution; "
+        f"*medium*: at most {mc} lines and {mw} words; *long*: more"
+    )
 
 
 def solution_size(ex: handouts.Exercise) -> tuple[int, int]:
     """``(lines of code, words of text)`` of an exercise's reference solution (blank lines,
     comment lines and the call of the checker not counted; words counted with the mathematics,
     as the text separated by spaces)."""
-    code = sum(1 for src in ex.solution_code() for line in src.splitlines()
-               if line.strip() and not line.strip().startswith("#") and not _CHECK_CALL.match(line))
+    code = sum(
+        1
+        for src in ex.solution_code()
+        for line in src.splitlines()
+        if line.strip() and not line.strip().startswith("#") and not _CHECK_CALL.match(line)
+    )
     text = " ".join(ex.solution_text())
     words = len(text.split())
     return code, words
@@ -205,7 +234,8 @@ def solution_seconds(info: ChapterInfo, ex: handouts.Exercise) -> float | None:
     return sum(s for cid, s in stored.get("slow_cells", {}).items() if cid in ids)
 
 
-# --- Markdown for the page ----------------------------------------------------------------------------
+# --- Markdown for the page ------------------------------------------------------------------------
+
 
 def _cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
@@ -226,17 +256,29 @@ def chapters_table(infos: list[ChapterInfo]) -> str:
     rows = []
     for info in infos:
         s = handouts.summary(info.chapter)
-        rows.append([_link(info), ", ".join(map(str, info.builds_on)) or "none",
-                     s["exercises"], s["check themselves"], s[handouts.DERIVATION], s[handouts.EXPERIMENT]])
-    total = [sum(handouts.summary(i.chapter)[k] for i in infos)
-             for k in ("exercises", "check themselves", handouts.DERIVATION, handouts.EXPERIMENT)]
+        rows.append(
+            [
+                _link(info),
+                ", ".join(map(str, info.builds_on)) or "none",
+                s["exercises"],
+                s["check themselves"],
+                s[handouts.DERIVATION],
+                s[handouts.EXPERIMENT],
+            ]
+        )
+    total = [
+        sum(handouts.summary(i.chapter)[k] for i in infos)
+        for k in ("exercises", "check themselves", handouts.DERIVATION, handouts.EXPERIMENT)
+    ]
     rows.append(["**all chapters**", "", *[f"**{t}**" for t in total]])
     return _table(head, rows)
 
 
 def times_table(infos: list[ChapterInfo]) -> str:
     cols = columns()
-    rows = [[_link(info)] + [run_time(info, size, where) for _, size, where in cols] for info in infos]
+    rows = [
+        [_link(info)] + [run_time(info, size, where) for _, size, where in cols] for info in infos
+    ]
     return _table(["chapter"] + [h for h, _, _ in cols], rows)
 
 
@@ -253,7 +295,9 @@ def exercises_table(infos: list[ChapterInfo]) -> str:
             size = f"{code} lines of code, {words} words" if ex.has_solution else "none given"
             seconds = solution_seconds(info, ex)
             if seconds:
-                size += f"; runs {duration(seconds)} ({info.chapter.nb.metadata['lstm_edu']['stored']})"
+                size += (
+                    f"; runs {duration(seconds)} ({info.chapter.nb.metadata['lstm_edu']['stored']})"
+                )
             rows.append([f"{info.number}.{ex.number} {ex.title}", kind, size, effort(ex)])
     return _table(head, rows)
 
@@ -268,7 +312,9 @@ def sets_markdown(infos: list[ChapterInfo]) -> str:
         exercises = [(i, ex) for i in chosen for ex in i.chapter.exercises if ex.kind in s.kinds]
         inside = {i.number for i in chosen}
         before = sorted({n for i in chosen for n in i.builds_on} - inside)
-        counts = ", ".join(f"{sum(ex.kind == kind for _, ex in exercises)} {kind}" for kind in s.kinds)
+        counts = ", ".join(
+            f"{sum(ex.kind == kind for _, ex in exercises)} {kind}" for kind in s.kinds
+        )
         quick = [matching(i, "quick", "cpu") for i in chosen]
         if all(quick):
             total = duration(sum(min(r["seconds"] for r in q) for q in quick))
@@ -276,11 +322,16 @@ def sets_markdown(infos: list[ChapterInfo]) -> str:
         else:
             missing = [str(i.number) for i, q in zip(chosen, quick) if not q]
             run = f"quick-size run time {NOT_MEASURED} for chapter(s) {', '.join(missing)}"
-        lines = [f"**{k}. {s.name}**: chapters {', '.join(str(i.number) for i in chosen)}, {s.purpose}.",
-                 "",
-                 f"- Builds on: {'chapters ' + ', '.join(map(str, before)) if before else 'nothing earlier'}.",
-                 f"- {len(exercises)} exercises ({counts}); {run}:"]
-        lines += [f"  - {i.number}.{ex.number} {ex.title} ({ex.kind}, {effort(ex)})" for i, ex in exercises]
+        lines = [
+            f"**{k}. {s.name}**: chapters {', '.join(str(i.number) for i in chosen)}, {s.purpose}.",
+            "",
+            f"- Builds on: {'chapters ' + ', '.join(map(str, before)) if before else 'nothing'}.",
+            f"- {len(exercises)} exercises ({counts}); {run}:",
+        ]
+        lines += [
+            f"  - {i.number}.{ex.number} {ex.title} ({ex.kind}, {effort(ex)})"
+            for i, ex in exercises
+        ]
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
 
@@ -288,15 +339,21 @@ def sets_markdown(infos: list[ChapterInfo]) -> str:
 def handout_counts(infos: list[ChapterInfo]) -> str:
     total = sum(len(i.chapter.exercises) for i in infos)
     checked = sum(ex.kind == handouts.CHECKER for i in infos for ex in i.chapter.exercises)
-    return (f"{len(infos)} chapters, {total} exercises, {checked} of which check themselves "
-            f"({sum(len(i.chapter.checker_cells()) for i in infos)} checker cells)")
+    return (
+        f"{len(infos)} chapters, {total} exercises, {checked} of which check themselves "
+        f"({sum(len(i.chapter.checker_cells()) for i in infos)} checker cells)"
+    )
 
 
 def main() -> int:
     infos = read()
-    for title, text in (("Chapters", chapters_table(infos)), ("Run times", times_table(infos)),
-                        ("Machines", "\n".join(machines(infos)) or NOT_MEASURED),
-                        ("Exercises", exercises_table(infos)), ("Sets", sets_markdown(infos))):
+    for title, text in (
+        ("Chapters", chapters_table(infos)),
+        ("Run times", times_table(infos)),
+        ("Machines", "\n".join(machines(infos)) or NOT_MEASURED),
+        ("Exercises", exercises_table(infos)),
+        ("Sets", sets_markdown(infos)),
+    ):
         print(f"## {title}\n\n{text}\n")
     return 0
 
