@@ -448,10 +448,12 @@ def test_run_times_come_from_the_records():
     )
     assert teaching.run_time(info, "quick", "cpu") == "41 s"
     assert teaching.run_time(info, "quick", "colab") == teaching.NOT_MEASURED
+    assert teaching.run_time(info, None, "colab") == teaching.NOT_MEASURED
     assert teaching.run_time(info, "full", "gpu") == "67 min"
     assert teaching.run_time(info, "full", "cpu") == teaching.NOT_MEASURED
     info.runs["quick/colab"] = {**cpu, "colab": True, "seconds": 95.0}
     assert teaching.run_time(info, "quick", "colab") == "2 min"
+    assert teaching.run_time(info, None, "colab") == "quick 2 min"
     assert teaching.run_time(info, "quick", "cpu") == "41 s"
 
 

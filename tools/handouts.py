@@ -238,6 +238,11 @@ class Chapter:
         return int(CHAPTER_NAME.match(self.path.name).group(1))
 
     @property
+    def tag(self) -> str:
+        """The number as the file name writes it, without leading zeros: ``2``, ``9b``."""
+        return self.path.name.split("_", 1)[0].lstrip("0") or "0"
+
+    @property
     def title(self) -> str:
         for cell in self.nb.cells:
             if cell.cell_type == "markdown":

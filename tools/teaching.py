@@ -113,24 +113,22 @@ def sizes() -> tuple:
     return tuple(settings.SIZES)
 
 
-def columns() -> list[tuple[str, str, str]]:
-    """``(heading, size, where)`` for the run-time table: every size but ``full`` on a CPU and in
-    Colab; ``full`` on a GPU (anywhere)."""
-    cols = []
-    for size in sizes():
-        if size == "full":
-            cols.append((f"{size}, GPU", size, "gpu"))
-        else:
-            cols += [(f"{size}, CPU", size, "cpu"), (f"{size}, Colab", size, "colab")]
-    return cols
+def columns() -> list[tuple[str, str | None, str]]:
+    """``(heading, size, where)`` for the run-time table: every size but ``full`` on a CPU,
+    ``full`` on a GPU, and one column for Colab at any size (``size`` None)."""
+    cols = [(f"{size}, CPU", size, "cpu") for size in sizes() if size != "full"]
+    if "full" in sizes():
+        cols.append(("full, GPU", "full", "gpu"))
+    return cols + [("Colab", None, "colab")]
 
 
-def matching(info: ChapterInfo, size: str, where: str) -> list[dict]:
+def matching(info: ChapterInfo, size: str | None, where: str) -> list[dict]:
+    """The chapter's run records at ``size`` (None: any) on a ``cpu``, a ``gpu`` or in ``colab``."""
     out = []
     for record in info.runs.values():
         on_gpu = str(record.get("device", "")).startswith("cuda")
         colab = bool(record.get("colab"))
-        if record.get("size") != size:
+        if size is not None and record.get("size") != size:
             continue
         if (
             (where == "gpu" and on_gpu)
@@ -149,9 +147,18 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def run_time(info: ChapterInfo, size: str, where: str) -> str:
+def run_time(info: ChapterInfo, size: str | None, where: str) -> str:
+    """The shortest recorded run, or "not measured"; with ``size`` None, one per size recorded."""
     records = matching(info, size, where)
-    return duration(min(r["seconds"] for r in records)) if records else NOT_MEASURED
+    if not records:
+        return NOT_MEASURED
+    if size is not None:
+        return duration(min(r["seconds"] for r in records))
+    return ", ".join(
+        f"{s} {run_time(info, s, where)}"
+        for s in sizes()
+        if any(r.get("size") == s for r in records)
+    )
 
 
 def coverage(infos: list[ChapterInfo]) -> str:
@@ -298,15 +305,14 @@ def exercises_table(infos: list[ChapterInfo]) -> str:
                 size += (
                     f"; runs {duration(seconds)} ({info.chapter.nb.metadata['lstm_edu']['stored']})"
                 )
-            rows.append([f"{info.number}.{ex.number} {ex.title}", kind, size, effort(ex)])
+            rows.append([f"{info.chapter.tag}.{ex.number} {ex.title}", kind, size, effort(ex)])
     return _table(head, rows)
 
 
 def sets_markdown(infos: list[ChapterInfo]) -> str:
-    by_number = {i.number: i for i in infos}
     parts = []
     for k, s in enumerate(SETS, 1):
-        chosen = [by_number[n] for n in s.chapters if n in by_number]
+        chosen = [i for i in infos if i.number in s.chapters]
         if not chosen:
             continue
         exercises = [(i, ex) for i in chosen for ex in i.chapter.exercises if ex.kind in s.kinds]
@@ -320,16 +326,16 @@ def sets_markdown(infos: list[ChapterInfo]) -> str:
             total = duration(sum(min(r["seconds"] for r in q) for q in quick))
             run = f"running its chapters at quick size took {total} on a CPU"
         else:
-            missing = [str(i.number) for i, q in zip(chosen, quick) if not q]
+            missing = [i.chapter.tag for i, q in zip(chosen, quick) if not q]
             run = f"quick-size run time {NOT_MEASURED} for chapter(s) {', '.join(missing)}"
         lines = [
-            f"**{k}. {s.name}**: chapters {', '.join(str(i.number) for i in chosen)}, {s.purpose}.",
+            f"**{k}. {s.name}**: chapters {', '.join(i.chapter.tag for i in chosen)}, {s.purpose}.",
             "",
             f"- Builds on: {'chapters ' + ', '.join(map(str, before)) if before else 'nothing'}.",
             f"- {len(exercises)} exercises ({counts}); {run}:",
         ]
         lines += [
-            f"  - {i.number}.{ex.number} {ex.title} ({ex.kind}, {effort(ex)})"
+            f"  - {i.chapter.tag}.{ex.number} {ex.title} ({ex.kind}, {effort(ex)})"
             for i, ex in exercises
         ]
         parts.append("\n".join(lines))
