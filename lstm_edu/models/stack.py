@@ -28,8 +28,9 @@ class StackedRNN(nn.Module):
         state_spec = (("h", "hidden_size"), ("c", "hidden_size"))
 
     ``state_spec`` names each state tensor and the attribute that holds its size; the first one
-    is ``h``, the cell's output. The subclass's constructor passes its sizes on:
-    ``super().__init__(input_size, n_layers, hidden_size=hidden_size)``. Every cell is called as
+    is ``h``, the cell's output. The subclass's constructor passes its sizes on, ``hidden_size``
+    among them: ``super().__init__(input_size, n_layers, hidden_size=hidden_size)``; each becomes
+    an attribute and a keyword argument of ``cell_type``. Every cell is called as
     ``cell(x, *state) -> new_state``.
 
     State convention (a departure from labml.ai's docstring, which says
