@@ -120,7 +120,7 @@ def describe() -> str:
     module = build()
     if module is None:
         return f"Python loops (the compiled loops did not build: {_loops.error})"
-    return f"compiled C++ loops ({_isa()}; built or loaded in {_loops.seconds:.1f} s)"
+    return f"compiled C++ loops ({_isa()}), built or loaded in {_loops.seconds:.1f} s, once"
 
 
 def build_seconds() -> Optional[float]:
