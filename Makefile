@@ -3,6 +3,7 @@
 #   make test      the same, then every test: package, stored notebooks, nbval, book, browser
 #   make execute   re-run chapters and store outputs: make execute NB="book/02_lstm_cell.ipynb" SIZE=quick DEVICE=cpu
 #   make handouts  students' copies without solutions and answer keys in _build/handouts/
+#   make gpu-check on a GPU machine (python3 + torch, no .venv): tests on CUDA + benchmark rows, one report
 # TOC=path/to/toc.yml builds and tests another table of contents (default _toc.yml).
 # GPU machine with torch but no Jupyter: `make wheels` here, then tools/README.md.
 
@@ -26,7 +27,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 JB_FLAGS := --all -W -n --keep-going $(if $(filter-out _toc.yml,$(TOC)),--toc $(TOC))
 
-.PHONY: help env web book test test-package test-nbval test-browser chromium execute handouts wheels clean
+.PHONY: help env web book test test-package test-nbval test-browser chromium execute handouts gpu-check wheels clean
 
 help:
 	@sed -n '2,8p' Makefile | sed 's/^# *//'
@@ -84,6 +85,12 @@ execute: $(ENV_STAMP)
 # --- handouts for a class: every chapter without its solutions, and the answer keys ---------------
 handouts: $(ENV_STAMP)
 	$(PY) tools/handouts.py --out _build/handouts
+
+# The GPU check (tools/gpu_check.py): plain python3, no environment to build (the GPU machine has
+# no network). `make test` runs its tiny CPU mode through tests/test_gpu_check.py.
+GPU_CHECK_OUT ?= gpu-check
+gpu-check:
+	$(PYTHON) tools/gpu_check.py --out $(GPU_CHECK_OUT)
 
 # Wheels for running tools/execute.py on a machine with python3 + torch but no Jupyter (tools/README.md).
 WHEELS_PYTHON ?= 3.12
