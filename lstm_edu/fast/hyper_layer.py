@@ -46,11 +46,9 @@ class HyperLayerFunction(torch.autograd.Function):
         w = HyperWeights(*(p.contiguous() for p in weights))
         T, B, N_x = x.shape
         H, K = h0.shape[1], h_hat0.shape[1]
-        # Input projections of all steps: gx = [W_x x_t (main gates) | the hyper cell's W x_t + b]
-        gx = torch.addmm(w.b_x_all, x.reshape(T * B, N_x), w.w_x_all.t()).view(T, B, 4 * H + 4 * K)
-        # g_buf[t] becomes [W_h h_{t-1} | ā_t]: the hyper part starts as its input term
-        g_buf = gx.clone()
-        g_buf[:, :, :4 * H] = 0
+        # Input projections of all steps: gx = [W_x x_t (main gates) | the hyper cell's W x_t]
+        gx = torch.mm(x.reshape(T * B, N_x), w.w_x_all.t()).view(T, B, 4 * H + 4 * K)
+        g_buf = torch.empty_like(gx)  # g_buf[t] becomes [W_h h_{t-1} | ā_t]
         # The states of every step (kept for the backward pass) and z_t
         h_all, c_all = x.new_empty(T + 1, B, H), x.new_empty(T + 1, B, H)  # h_0 ... h_T
         h_hat_all, c_hat_all = x.new_empty(T + 1, B, K), x.new_empty(T + 1, B, K)
@@ -90,13 +88,16 @@ class HyperLayerFunction(torch.autograd.Function):
             n = end - start
             d = recompute_d(z_all[start:end], w, ws)
             dd, dm = ws("dd", 12, n, B, H), ws("dm", n, B, 4 * H + 4 * K)  # dL/dd, dL/dg_buf
-            dz = ws("dz", n, B, w.w_z.shape[0])  # dL/dz
+            dz, d_wx = ws("dz", n, B, w.w_z.shape[0]), ws("d_wx", n, B, 4 * H)  # dL/dz, dL/dW_x x
             steps.hyper_backward(start, end, d, gx, g_buf, c_all, c_hat_all, d_out, dh, dc,
-                                 dh_hat, dc_hat, dd, dz, dm, w, ln_grads, ctx.eps, ctx.hyper_eps)
-            d_gx = add_weight_grads(grads, w, d, dd, dz, dm, x[start:end], h_all[start:end + 1],
-                                    h_hat_all[start:end + 1], z_all[start:end], ws)
-            if dx is not None:
-                torch.mm(d_gx, w.w_x_all, out=dx[start:end].view(n * B, -1))  # dL/dx_t
+                                 dh_hat, dc_hat, dd, dz, dm, d_wx, w, ln_grads, ctx.eps,
+                                 ctx.hyper_eps)
+            add_weight_grads(grads, w, dd, dz, dm, d_wx, x[start:end], h_all[start:end + 1],
+                             h_hat_all[start:end + 1], z_all[start:end])
+            if dx is not None:  # dL/dx_t = [dL/d(W_x x_t) | dā_t] W_x_all
+                rows = dx[start:end].view(n * B, -1)
+                torch.mm(d_wx.view(n * B, 4 * H), w.w_x_all[:4 * H], out=rows)
+                rows.addmm_(dm.view(n * B, -1)[:, 4 * H:], w.w_x_all[4 * H:])
         return (dx, dh, dc, dh_hat, dc_hat, *grads, None, None)
 
 
@@ -111,32 +112,29 @@ def recompute_d(z: torch.Tensor, w: HyperWeights, ws: Workspace) -> torch.Tensor
     return d
 
 
-def add_weight_grads(grads: HyperWeights, w: HyperWeights, d, dd, dz, dm, x, h, h_hat, z,
-                     ws: Workspace) -> torch.Tensor:
+def add_weight_grads(grads: HyperWeights, w: HyperWeights, dd, dz, dm, d_wx, x, h, h_hat,
+                     z) -> None:
     """Adds a chunk's weight gradients to ``grads`` (the layer norms' excepted: the steps back
     add those), each one matmul (or batched matmul, or sum) over the chunk's ``n B`` rows.
-    ``h``, ``h_hat``: the states of steps ``start-1 .. end-1`` (``[n+1, B, ...]``). Returns
-    dL/d``gx`` ``[n B, 4N_h + 4N_ĥ]`` (for dL/dx)."""
+    ``h``, ``h_hat``: the states of steps ``start-1 .. end-1`` (``[n+1, B, ...]``)."""
     n, B, N_x = x.shape
     H, K = h.shape[2], h_hat.shape[2]
     rows = n * B
+    x_rows = x.reshape(rows, N_x)
     dm_rows = dm.view(rows, 4 * H + 4 * K)
+    da_rows = dm_rows[:, 4 * H:]  # dL/dā: also the gradient of the hyper cell's input term
     grads.w_h_all.addmm_(dm_rows.t(), h[:-1].reshape(rows, H))  # Σ dm^T h_{t-1}
-    grads.w_hh.addmm_(dm_rows[:, 4 * H:].t(), h_hat[:-1].reshape(rows, K))
-    d_gx = ws("d_gx", n, B, 4 * H + 4 * K)  # [dȳ ⊙ d_x | dā]
-    main_part = d_gx[:, :, :4 * H].view(n, B, 4, H).permute(2, 0, 1, 3)
-    torch.mul(dd[8:12], d[4:8], out=main_part)
-    d_gx[:, :, 4 * H:] = dm[:, :, 4 * H:]
-    d_gx = d_gx.view(rows, 4 * H + 4 * K)
-    grads.w_x_all.addmm_(d_gx.t(), x.reshape(rows, N_x))
-    grads.b_x_all.add_(d_gx.sum(0))
+    grads.w_hh.addmm_(da_rows.t(), h_hat[:-1].reshape(rows, K))
+    d_wx_rows = d_wx.view(rows, 4 * H)
+    grads.w_x_all[:4 * H].addmm_(d_wx_rows.t(), x_rows)  # Σ dL/d(W_x x)^T x
+    grads.w_x_all[4 * H:].addmm_(da_rows.t(), x_rows)
+    grads.b_x_all[4 * H:] += da_rows.sum(0)  # (the main part of b_x_all is a constant 0)
     dz_rows = dz.view(rows, -1)
     grads.w_z.addmm_(dz_rows.t(), h_hat[1:].reshape(rows, K))
     grads.b_z.add_(dz_rows.sum(0))
     z_cols = z.reshape(rows, 12, -1).permute(1, 2, 0)  # [12, N_z, rows]
     grads.w_d.baddbmm_(z_cols, dd.view(12, rows, H))
     grads.b_d.add_(dd[8:12].reshape(4, rows, H).sum(1, keepdim=True))
-    return d_gx
 
 
 class FastHyperLSTM(HyperLSTM):

@@ -54,8 +54,9 @@ def ln_cell(pre: torch.Tensor, ln_w, ln_b, ln_c_w, ln_c_b, eps: float, c_prev: t
 
 def hyper_forward(gx, g_buf, h_all, c_all, h_hat_all, c_hat_all, z_all, d,
                   w: Sequence[torch.Tensor], eps: float, hyper_eps: float) -> None:
-    r"""Steps ``0 .. T-1`` forward, writing ``g_buf``'s recurrent terms, the states and ``z``
-    (row 0 of the states holds the initial state). ``d [12, B, N_h]`` is scratch.
+    r"""Steps ``0 .. T-1`` forward, writing ``g_buf``, the states and ``z`` (row 0 of the
+    states holds the initial state). ``gx`` holds :math:`W_x x_t` without the bias (the hyper
+    cell's, in ``w.b_x_all``, is added here); ``d [12, B, N_h]`` is scratch.
 
     .. math::
         [W_h h_{t-1} \,|\, \bar a_t] &\mathrel{+}= h_{t-1} W_{h,all}^\top,
@@ -72,10 +73,11 @@ def hyper_forward(gx, g_buf, h_all, c_all, h_hat_all, c_hat_all, z_all, d,
     d_h, d_x, d_b = d.view(3, 4, B, H).unbind(0)  # [4, B, N_h] each
     y = gx.new_empty(4, B, H)  # ȳ: the main gates before their layer norms
     w_h_all_t, w_hh_t, w_z_t = w.w_h_all.t(), w.w_hh.t(), w.w_z.t()
+    hyper_input = gx[:, :, 4 * H:] + w.b_x_all[4 * H:]  # the hyper cell's W x_t + b, all steps
     for t in range(T):
         # --- one matmul reads h_{t-1}: the main gates' W_h h and the hyper cell's h-columns
-        g_t = g_buf[t].addmm_(h_all[t], w_h_all_t)  # [B, 4N_h + 4N_ĥ]
-        a_t = g_t[:, 4 * H:].addmm_(h_hat_all[t], w_hh_t)  # ā_t [B, 4N_ĥ]
+        g_t = torch.mm(h_all[t], w_h_all_t, out=g_buf[t])  # [B, 4N_h + 4N_ĥ]
+        a_t = g_t[:, 4 * H:].addmm_(h_hat_all[t], w_hh_t).add_(hyper_input[t])  # ā_t [B, 4N_ĥ]
         ln_cell(a_t.view(B, 4, K), w.hyper_ln_w, w.hyper_ln_b, w.hyper_ln_c_w, w.hyper_ln_c_b,
                 hyper_eps, c_hat_all[t], c_hat_all[t + 1], h_hat_all[t + 1], dim=1)
         # --- z (one matmul) and the twelve d's (one batched matmul)
@@ -140,7 +142,7 @@ class _LNCellChunk:
 
 
 def hyper_backward(start, end, d, gx, g_buf, c_all, c_hat_all, d_out, dh, dc, dh_hat, dc_hat,
-                   dd, dz_all, dm_all, w: Sequence[torch.Tensor], ln_grads, eps, hyper_eps):
+                   dd, dz_all, dm_all, d_wx, w: Sequence[torch.Tensor], ln_grads, eps, hyper_eps):
     r"""Steps ``end-1`` down to ``start`` (a chunk) of the backward pass, in place.
 
     Per step, backwards (``LN'`` is :func:`layer_norm_dx`; for each cell, first ``dc_t`` from
@@ -159,8 +161,9 @@ def hyper_backward(start, end, d, gx, g_buf, c_all, c_hat_all, d_out, dh, dc, dh
     dc_hat`` carry what reaches step ``end-1``'s states from later steps (``d_out`` excluded)
     and return what reaches step ``start-1``'s. Written for the weight gradients:
     ``dd [12, n, B, N_h]`` (dL/dd), ``dz_all [n, B, 12N_z]``, ``dm_all [n, B, 4N_h + 4N_ĥ]``
-    (dL/d``g_buf``); the layer norms' weight gradients are added to ``ln_grads`` (main cell's
-    ``d_ln_w, d_ln_b, d_ln_c_w, d_ln_c_b``, then the hyper cell's).
+    (dL/d``g_buf``), ``d_wx [n, B, 4N_h]`` (dL/d(:math:`W_x x_t`)); the layer norms' weight
+    gradients are added to ``ln_grads`` (main cell's ``d_ln_w, d_ln_b, d_ln_c_w, d_ln_c_b``, then
+    the hyper cell's).
     """
     w = HyperWeights(*w)
     n, B = end - start, gx.shape[1]
@@ -188,6 +191,7 @@ def hyper_backward(start, end, d, gx, g_buf, c_all, c_hat_all, d_out, dh, dc, dh
         dd[8:12, s] = d_ybar
         dm = dm_all[s]
         torch.mul(d_ybar, d_h[:, s], out=dm[:, :4 * H].view(B, 4, H).transpose(0, 1))
+        torch.mul(d_ybar, d_x[:, s], out=d_wx[s].view(B, 4, H).transpose(0, 1))
         # --- d = z W_d + b_d and z = ĥ_t W_z^T + b_z, back to ĥ_t
         dz_all[s].view(B, 12, Z).copy_(torch.bmm(dd[:, s], w_d_t).transpose(0, 1))
         dh_hat_t = torch.addmm(dh_hat_next, dz_all[s], w.w_z)  # dĥ_t [B, N_ĥ]

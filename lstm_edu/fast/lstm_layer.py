@@ -35,21 +35,21 @@ class LSTMLayerFunction(torch.autograd.Function):
     def forward(ctx, x, w_x, w_h, b, h0, c0):
         T, B, N_x = x.shape
         H = w_h.shape[1]
-        # (2) input projections of all steps at once, bias included: [T, B, 4N_h]. This buffer
-        # becomes the gate values: step t adds W_h h_{t-1} to row t and activates it in place.
-        act = torch.addmm(b, x.reshape(T * B, N_x), w_x.t()).view(T, B, 4 * H)
+        # (2) input projections of all steps at once: [T, B, 4N_h]. This buffer becomes the gate
+        # values: step t adds W_h h_{t-1} and b to row t and activates it in place.
+        act = torch.mm(x.reshape(T * B, N_x), w_x.t()).view(T, B, 4 * H)
         out = x.new_empty(T, B, H)  # h_1 ... h_T
         c_all = x.new_empty(T + 1, B, H)  # c_0 ... c_T
         c_all[0] = c0
         # (3) and (4): the loop over time, compiled when it can be
         compiled = loops_for(x)
         if compiled is not None:
-            compiled.lstm_forward(act, w_h, h0, c_all, out)
+            compiled.lstm_forward(act, w_h, b, h0, c_all, out)
         else:
             pointwise = LSTMLayerFunction.pointwise
             if x.is_cuda and LSTMLayerFunction.pointwise_cuda is not None:
                 pointwise = LSTMLayerFunction.pointwise_cuda
-            lstm_steps.lstm_forward(act, w_h, h0, c_all, out, pointwise)
+            lstm_steps.lstm_forward(act, w_h, b, h0, c_all, out, pointwise)
         # Kept for the backward pass: act (4 numbers per step, example and hidden unit) and c
         # (1), plus x and out, the neighbouring layers' tensors anyway; tanh(c_t) is recomputed.
         ctx.save_for_backward(x, w_x, w_h, h0, out, c_all, act)

@@ -13,16 +13,18 @@ import torch
 from .pointwise import lstm_pointwise, tanh_
 
 
-def lstm_forward(act: torch.Tensor, w_h: torch.Tensor, h0: torch.Tensor, c_all: torch.Tensor,
-                 out: torch.Tensor, pointwise: Callable = lstm_pointwise) -> None:
+def lstm_forward(act: torch.Tensor, w_h: torch.Tensor, b: torch.Tensor, h0: torch.Tensor,
+                 c_all: torch.Tensor, out: torch.Tensor,
+                 pointwise: Callable = lstm_pointwise) -> None:
     r"""Steps ``0 .. T-1`` forward, in place.
 
-    ``act [T, B, 4N_h]`` holds :math:`W_x x_t + b` on entry and the gate values
+    ``act [T, B, 4N_h]`` holds :math:`W_x x_t` on entry and the gate values
     :math:`\sigma(i), \sigma(f), \tanh(g), \sigma(o)` on return (kept for the backward pass);
-    ``w_h [4N_h, N_h]``; ``h0 [B, N_h]``; ``c_all [T+1, B, N_h]`` holds ``c_0`` in row 0 and
-    receives ``c_1 .. c_T``; ``out [T, B, N_h]`` receives ``h_1 .. h_T``.
+    ``w_h [4N_h, N_h]``, ``b [4N_h]``; ``h0 [B, N_h]``; ``c_all [T+1, B, N_h]`` holds ``c_0`` in
+    row 0 and receives ``c_1 .. c_T``; ``out [T, B, N_h]`` receives ``h_1 .. h_T``.
     """
     H = w_h.shape[1]
+    act += b
     # lstm_pointwise computes tanh(g) as 2σ(2g) - 1 from a doubled g: double the g rows of the
     # input terms and of W_h (exactly: a power of 2).
     act[:, :, 2 * H:3 * H] *= 2

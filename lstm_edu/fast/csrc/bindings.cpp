@@ -5,7 +5,8 @@
 
 namespace lstm_edu {
 using at::Tensor;
-void lstm_forward(Tensor act, const Tensor& w_h, const Tensor& h0, Tensor c_all, Tensor out);
+void lstm_forward(Tensor act, const Tensor& w_h, const Tensor& b, const Tensor& h0, Tensor c_all,
+                  Tensor out);
 void lstm_backward(int64_t start, int64_t end, const Tensor& act, const Tensor& c_all,
                    const Tensor& w_h, const Tensor& d_out, Tensor dh, Tensor dc, Tensor d_gates);
 void hyper_forward(const Tensor& gx, Tensor g_buf, Tensor h_all, Tensor c_all, Tensor h_hat_all,
@@ -14,7 +15,8 @@ void hyper_forward(const Tensor& gx, Tensor g_buf, Tensor h_all, Tensor c_all, T
 void hyper_backward(int64_t start, int64_t end, const Tensor& d, const Tensor& gx,
                     const Tensor& g_buf, const Tensor& c_all, const Tensor& c_hat_all,
                     const Tensor& d_out, Tensor dh, Tensor dc, Tensor dh_hat, Tensor dc_hat,
-                    Tensor dd, Tensor dz_all, Tensor dm_all, const std::vector<Tensor>& w,
+                    Tensor dd, Tensor dz_all, Tensor dm_all, Tensor d_wx,
+                    const std::vector<Tensor>& w,
                     const std::vector<Tensor>& ln_grads, double eps, double hyper_eps);
 }  // namespace lstm_edu
 

@@ -59,11 +59,13 @@ void hyper_forward(const Tensor& gx, Tensor g_buf, Tensor h_all, Tensor c_all, T
     const LNCell<T_> main = ln_cell<T_>(w, LN_W, H, eps);
     const LNCell<T_> hyper = ln_cell<T_>(w, HYPER_LN_W, K, hyper_eps);
     const T_* b_d = w[B_D].data_ptr<T_>();
+    const T_* b_hyper = w[B_X_ALL].data_ptr<T_>() + 4 * H;  // the hyper cell's bias
     for (int64_t t = 0; t < T; ++t) {
-      // one matmul reads h_{t-1}: [W_h h_{t-1} | the hyper cell's h-columns] += ...
-      Tensor g_t = g_buf[t].addmm_(h_all[t], w_h_all_t);  // [B, 4H + 4K]
-      g_t.narrow(1, 4 * H, 4 * K).addmm_(h_hat_all[t], w_hh_t);  // a_t, the hyper pre-activation
-      const T_* g = g_t.data_ptr<T_>();
+      // one matmul reads h_{t-1}: [W_h h_{t-1} | the hyper cell's h-columns]
+      Tensor g_t = g_buf[t];
+      at::mm_out(g_t, h_all[t], w_h_all_t);  // [B, 4H + 4K]
+      g_t.narrow(1, 4 * H, 4 * K).addmm_(h_hat_all[t], w_hh_t);  // + h_hat_{t-1} W_hh^T
+      T_* g = g_t.data_ptr<T_>();
       const T_* x = gx[t].data_ptr<T_>();
       T_* c_hat_prev = c_hat_all[t].data_ptr<T_>();
       T_* c_hat = c_hat_all[t + 1].data_ptr<T_>();
@@ -71,8 +73,12 @@ void hyper_forward(const Tensor& gx, Tensor g_buf, Tensor h_all, Tensor c_all, T
       for_examples(B, 4 * K, [&](int64_t b0, int64_t b1) {  // the hyper cell
         std::vector<T_> scratch(K);
         for (int64_t b = b0; b < b1; ++b) {
-          ln_cell_forward(hyper, g + b * ld + 4 * H, K, c_hat_prev + b * K, c_hat + b * K,
-                          h_hat + b * K, scratch.data());
+          T_* a = g + b * ld + 4 * H;  // a_t: completed with the input term, kept for backward
+          for_each_vec<T_>(4 * K, [&](int64_t j, int64_t n) {
+            (load(a + j, n) + load(x + b * ld + 4 * H + j, n) + load(b_hyper + j, n)).store(a + j, n);
+          });
+          ln_cell_forward(hyper, a, K, c_hat_prev + b * K, c_hat + b * K, h_hat + b * K,
+                          scratch.data());
         }
       });
       // z (one matmul) and the twelve d's (one batched matmul): d [12, B, H]
@@ -97,12 +103,13 @@ void hyper_forward(const Tensor& gx, Tensor g_buf, Tensor h_all, Tensor c_all, T
 
 // The main cell of one step back, for the examples b0 .. b1-1: from dh (from step t + 1),
 // d_out (through out[t]) and dc to dL/dd (dd: the twelve maps, map m's rows at dd + m * d_stride),
-// dm [B, ld] (its first 4H columns: dL/d(W_h h_{t-1})) and dc = dL/dc_{t-1}.
+// dm [B, ld] (its first 4H columns: dL/d(W_h h_{t-1})), d_wx [B, 4H] (dL/d(W_x x_t)) and
+// dc = dL/dc_{t-1}.
 template <typename T>
 void main_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, const T* d,
                         int64_t d_stride, const T* g, const T* x, int64_t ld, const T* c_prev,
                         const T* c, const T* dh, const T* d_out, T* dc, T* dd, T* dm,
-                        int64_t b0, int64_t b1) {
+                        T* d_wx, int64_t b0, int64_t b1) {
   const int64_t H = p.N;
   std::vector<T> scratch(10 * H);
   T* y = scratch.data();  // [4, H]: the pre-activations
@@ -120,13 +127,15 @@ void main_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, const T
     for (int k = 0; k < 4; ++k) {  // y = d_h (W_h h) + d_x (W_x x) + d_b: the d's and W_h h
       const T* dy_k = dy + k * d_stride;
       const T* d_h = d + k * d_stride + b * H;
+      const T* d_x = d + (4 + k) * d_stride + b * H;
       T* dd_h = dd + k * d_stride + b * H;
       T* dd_x = dd + (4 + k) * d_stride + b * H;
       for_each_vec<T>(H, [&](int64_t j, int64_t n) {
         Vec<T> v = load(dy_k + j, n);
         (v * load(wh + k * H + j, n)).store(dd_h + j, n);
         (v * load(wx + k * H + j, n)).store(dd_x + j, n);
-        (v * load(d_h + j, n)).store(dm + b * ld + k * H + j, n);
+        (v * load(d_h + j, n)).store(dm + b * ld + k * H + j, n);  // dL/d(W_h h_{t-1})
+        (v * load(d_x + j, n)).store(d_wx + b * 4 * H + k * H + j, n);  // dL/d(W_x x_t)
       });
     }
   }
@@ -136,8 +145,9 @@ void main_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, const T
 void hyper_backward(int64_t start, int64_t end, const Tensor& d, const Tensor& gx,
                     const Tensor& g_buf, const Tensor& c_all, const Tensor& c_hat_all,
                     const Tensor& d_out, Tensor dh, Tensor dc, Tensor dh_hat, Tensor dc_hat,
-                    Tensor dd, Tensor dz_all, Tensor dm_all, const std::vector<Tensor>& w,
-                    const std::vector<Tensor>& ln_grads, double eps, double hyper_eps) {
+                    Tensor dd, Tensor dz_all, Tensor dm_all, Tensor d_wx,
+                    const std::vector<Tensor>& w, const std::vector<Tensor>& ln_grads, double eps,
+                    double hyper_eps) {
   const int64_t n_steps = end - start, B = gx.size(1), H = c_all.size(2), K = c_hat_all.size(2);
   const int64_t Z = w[W_Z].size(0) / 12, ld = 4 * H + 4 * K, d_stride = n_steps * B * H;
   const Tensor w_d_t = w[W_D].transpose(1, 2);  // [12, H, Z]
@@ -165,7 +175,7 @@ void hyper_backward(int64_t start, int64_t end, const Tensor& d, const Tensor& g
                            gx[t].data_ptr<T_>(), ld, c_all[t].data_ptr<T_>(),
                            c_all[t + 1].data_ptr<T_>(), dh.data_ptr<T_>(),
                            d_out[t].data_ptr<T_>(), dc.data_ptr<T_>(),
-                           dd.data_ptr<T_>() + s * B * H, dm, b0, b1);
+                           dd.data_ptr<T_>() + s * B * H, dm, d_wx[s].data_ptr<T_>(), b0, b1);
       });
       // d = z W_d + b_d and z = h_hat_t W_z^T + b_z, back to h_hat_t
       at::bmm_out(dz, dd.select(1, s), w_d_t);  // [12, B, Z]

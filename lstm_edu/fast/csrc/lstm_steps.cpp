@@ -11,17 +11,19 @@ namespace lstm_edu {
 
 using at::Tensor;
 
-// act[t] holds i, f, g, o on entry and sigma(i), sigma(f), tanh(g), sigma(o) on return;
-// c = sigma(f) c_prev + sigma(i) tanh(g), h = sigma(o) tanh(c). All rows [B, ...], contiguous.
+// act[t] holds i, f, g, o less the bias b on entry and sigma(i), sigma(f), tanh(g), sigma(o) on
+// return; c = sigma(f) c_prev + sigma(i) tanh(g), h = sigma(o) tanh(c). Rows [B, ...], contiguous.
 template <typename T>
-void lstm_cell(T* act, const T* c_prev, T* c, T* h, int64_t B, int64_t H) {
+void lstm_cell(T* act, const T* b_, const T* c_prev, T* c, T* h, int64_t B, int64_t H) {
   for_examples(B, 4 * H, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       T* a = act + b * 4 * H;
       const int64_t r = b * H;
       for_each_vec<T>(H, [&](int64_t j, int64_t n) {
-        Vec<T> i = sigmoid(load(a + j, n)), f = sigmoid(load(a + H + j, n));
-        Vec<T> g = load(a + 2 * H + j, n).tanh(), o = sigmoid(load(a + 3 * H + j, n));
+        Vec<T> i = sigmoid(load(a + j, n) + load(b_ + j, n));
+        Vec<T> f = sigmoid(load(a + H + j, n) + load(b_ + H + j, n));
+        Vec<T> g = (load(a + 2 * H + j, n) + load(b_ + 2 * H + j, n)).tanh();
+        Vec<T> o = sigmoid(load(a + 3 * H + j, n) + load(b_ + 3 * H + j, n));
         Vec<T> c_t = f * load(c_prev + r + j, n) + i * g;
         i.store(a + j, n), f.store(a + H + j, n), g.store(a + 2 * H + j, n);
         o.store(a + 3 * H + j, n);
@@ -59,15 +61,17 @@ void lstm_cell_backward(const T* act, const T* c_prev, const T* c, const T* dh, 
   });
 }
 
-void lstm_forward(Tensor act, const Tensor& w_h, const Tensor& h0, Tensor c_all, Tensor out) {
+void lstm_forward(Tensor act, const Tensor& w_h, const Tensor& b, const Tensor& h0, Tensor c_all,
+                  Tensor out) {
   const int64_t T = act.size(0), B = act.size(1), H = w_h.size(1);
   const Tensor w_h_t = w_h.t();  // [H, 4H]
   Tensor h = h0;
   for (int64_t t = 0; t < T; ++t) {
     Tensor a = act[t];
-    a.addmm_(h, w_h_t);  // act[t] = W_x x_t + b + W_h h_{t-1}: all four gates in one matmul
+    a.addmm_(h, w_h_t);  // act[t] = W_x x_t + W_h h_{t-1}: all four gates in one matmul
     AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "lstm_forward", [&] {
-      lstm_cell<scalar_t>(a.data_ptr<scalar_t>(), c_all[t].data_ptr<scalar_t>(),
+      lstm_cell<scalar_t>(a.data_ptr<scalar_t>(), b.data_ptr<scalar_t>(),
+                          c_all[t].data_ptr<scalar_t>(),
                           c_all[t + 1].data_ptr<scalar_t>(), out[t].data_ptr<scalar_t>(), B, H);
     });
     h = out[t];
