@@ -45,16 +45,16 @@ class HyperLayerFunction(torch.autograd.Function):
         *weights, eps, hyper_eps = weights_and_eps
         w = HyperWeights(*(p.contiguous() for p in weights))
         T, B, N_x = x.shape
-        H, K = h0.shape[1], h_hat0.shape[1]
+        N_h, N_hat = h0.shape[1], h_hat0.shape[1]
         # Input projections of all steps: gx = [W_x x_t (main gates) | the hyper cell's W x_t]
-        gx = torch.mm(x.reshape(T * B, N_x), w.w_x_all.t()).view(T, B, 4 * H + 4 * K)
+        gx = torch.mm(x.reshape(T * B, N_x), w.w_x_all.t()).view(T, B, 4 * N_h + 4 * N_hat)
         g_buf = torch.empty_like(gx)  # g_buf[t] becomes [W_h h_{t-1} | ā_t]
         # The states of every step (kept for the backward pass) and z_t
-        h_all, c_all = x.new_empty(T + 1, B, H), x.new_empty(T + 1, B, H)  # h_0 ... h_T
-        h_hat_all, c_hat_all = x.new_empty(T + 1, B, K), x.new_empty(T + 1, B, K)
+        h_all, c_all = x.new_empty(T + 1, B, N_h), x.new_empty(T + 1, B, N_h)  # h_0 ... h_T
+        h_hat_all, c_hat_all = x.new_empty(T + 1, B, N_hat), x.new_empty(T + 1, B, N_hat)
         h_all[0], c_all[0], h_hat_all[0], c_hat_all[0] = h0, c0, h_hat0, c_hat0
         z_all = x.new_empty(T, B, w.w_z.shape[0])  # z_h, z_x, z_b of the four gates
-        d = x.new_empty(12, B, H)  # d_h, d_x, d_b of the four gates: scratch of each step
+        d = x.new_empty(12, B, N_h)  # d_h, d_x, d_b of the four gates: scratch of each step
         steps = loops_for(x) or hyper_steps
         steps.hyper_forward(gx, g_buf, h_all, c_all, h_hat_all, c_hat_all, z_all, d, w,
                             eps, hyper_eps)
@@ -73,7 +73,7 @@ class HyperLayerFunction(torch.autograd.Function):
         x, gx, g_buf, h_all, c_all, h_hat_all, c_hat_all, z_all, *weights = ctx.saved_tensors
         w = HyperWeights(*weights)
         T, B, _ = x.shape
-        H, K = h_all.shape[2], h_hat_all.shape[2]
+        N_h, N_hat = h_all.shape[2], h_hat_all.shape[2]
         steps = loops_for(x) or hyper_steps
         grads = HyperWeights(*(torch.zeros_like(p) for p in w))
         ln_grads = grads[8:]  # the layer norms': added by the steps back
@@ -86,9 +86,10 @@ class HyperLayerFunction(torch.autograd.Function):
         for start in reversed(range(0, T, HyperLayerFunction.chunk)):
             end = min(start + HyperLayerFunction.chunk, T)
             n = end - start
-            d = recompute_d(z_all[start:end], w, ws)
-            dd, dm = ws("dd", 12, n, B, H), ws("dm", n, B, 4 * H + 4 * K)  # dL/dd, dL/dg_buf
-            dz, d_wx = ws("dz", n, B, w.w_z.shape[0]), ws("d_wx", n, B, 4 * H)  # dL/dz, dL/dW_x x
+            d = recompute_d(steps, z_all[start:end], w, ws)
+            dd = ws("dd", 12, n, B, N_h)  # dL/dd
+            dm = ws("dm", n, B, 4 * N_h + 4 * N_hat)  # dL/dg_buf
+            dz, d_wx = ws("dz", n, B, w.w_z.shape[0]), ws("d_wx", n, B, 4 * N_h)  # dL/dz, dL/dW_x x
             steps.hyper_backward(start, end, d, gx, g_buf, c_all, c_hat_all, d_out, dh, dc,
                                  dh_hat, dc_hat, dd, dz, dm, d_wx, w, ln_grads, ctx.eps,
                                  ctx.hyper_eps)
@@ -96,20 +97,20 @@ class HyperLayerFunction(torch.autograd.Function):
                              h_hat_all[start:end + 1], z_all[start:end])
             if dx is not None:  # dL/dx_t = [dL/d(W_x x_t) | dā_t] W_x_all
                 rows = dx[start:end].view(n * B, -1)
-                torch.mm(d_wx.view(n * B, 4 * H), w.w_x_all[:4 * H], out=rows)
-                rows.addmm_(dm.view(n * B, -1)[:, 4 * H:], w.w_x_all[4 * H:])
+                torch.mm(d_wx.view(n * B, 4 * N_h), w.w_x_all[:4 * N_h], out=rows)
+                rows.addmm_(dm.view(n * B, -1)[:, 4 * N_h:], w.w_x_all[4 * N_h:])
         return (dx, dh, dc, dh_hat, dc_hat, *grads, None, None)
 
 
-def recompute_d(z: torch.Tensor, w: HyperWeights, ws: Workspace) -> torch.Tensor:
-    """The chunk's scaling vectors again, in one batched matmul: ``z [n, B, 12N_z]`` ->
-    ``d [12, n, B, N_h]`` (``d_h``, ``d_x``, ``d_b`` of the four gates; ``b_d`` added)."""
-    n, B, Z12 = z.shape
-    H = w.w_d.shape[2]
-    z_maps = z.reshape(n * B, 12, Z12 // 12).transpose(0, 1)  # [12, n B, N_z]
-    d = torch.bmm(z_maps, w.w_d, out=ws("d", 12, n * B, H)).view(12, n, B, H)
-    d[8:12] += w.b_d.unsqueeze(1)
-    return d
+def recompute_d(steps, z: torch.Tensor, w: HyperWeights, ws: Workspace) -> torch.Tensor:
+    """The chunk's scaling vectors again, as the forward pass computed them (``steps.hyper_d``,
+    the Python or the compiled version): ``z [n, B, 12N_z]`` -> ``d [12, n, B, N_h]``
+    (``d_h``, ``d_x``, ``d_b`` of the four gates; ``b_d`` added)."""
+    n, B, _ = z.shape
+    N_h = w.w_d.shape[2]
+    d = ws("d", 12, n * B, N_h)
+    steps.hyper_d(z.reshape(n * B, -1), w.w_d, w.b_d, d)
+    return d.view(12, n, B, N_h)
 
 
 def add_weight_grads(grads: HyperWeights, w: HyperWeights, dd, dz, dm, d_wx, x, h, h_hat,
@@ -118,23 +119,23 @@ def add_weight_grads(grads: HyperWeights, w: HyperWeights, dd, dz, dm, d_wx, x, 
     add those), each one matmul (or batched matmul, or sum) over the chunk's ``n B`` rows.
     ``h``, ``h_hat``: the states of steps ``start-1 .. end-1`` (``[n+1, B, ...]``)."""
     n, B, N_x = x.shape
-    H, K = h.shape[2], h_hat.shape[2]
+    N_h, N_hat = h.shape[2], h_hat.shape[2]
     rows = n * B
     x_rows = x.reshape(rows, N_x)
-    dm_rows = dm.view(rows, 4 * H + 4 * K)
-    da_rows = dm_rows[:, 4 * H:]  # dL/dā: also the gradient of the hyper cell's input term
-    grads.w_h_all.addmm_(dm_rows.t(), h[:-1].reshape(rows, H))  # Σ dm^T h_{t-1}
-    grads.w_hh.addmm_(da_rows.t(), h_hat[:-1].reshape(rows, K))
-    d_wx_rows = d_wx.view(rows, 4 * H)
-    grads.w_x_all[:4 * H].addmm_(d_wx_rows.t(), x_rows)  # Σ dL/d(W_x x)^T x
-    grads.w_x_all[4 * H:].addmm_(da_rows.t(), x_rows)
-    grads.b_x_all[4 * H:] += da_rows.sum(0)  # (the main part of b_x_all is a constant 0)
+    dm_rows = dm.view(rows, 4 * N_h + 4 * N_hat)
+    da_rows = dm_rows[:, 4 * N_h:]  # dL/dā: also the gradient of the hyper cell's input term
+    grads.w_h_all.addmm_(dm_rows.t(), h[:-1].reshape(rows, N_h))  # Σ dm^T h_{t-1}
+    grads.w_hh.addmm_(da_rows.t(), h_hat[:-1].reshape(rows, N_hat))
+    d_wx_rows = d_wx.view(rows, 4 * N_h)
+    grads.w_x_all[:4 * N_h].addmm_(d_wx_rows.t(), x_rows)  # Σ dL/d(W_x x)^T x
+    grads.w_x_all[4 * N_h:].addmm_(da_rows.t(), x_rows)
+    grads.b_x_all[4 * N_h:] += da_rows.sum(0)  # (the main part of b_x_all is a constant 0)
     dz_rows = dz.view(rows, -1)
-    grads.w_z.addmm_(dz_rows.t(), h_hat[1:].reshape(rows, K))
+    grads.w_z.addmm_(dz_rows.t(), h_hat[1:].reshape(rows, N_hat))
     grads.b_z.add_(dz_rows.sum(0))
     z_cols = z.reshape(rows, 12, -1).permute(1, 2, 0)  # [12, N_z, rows]
-    grads.w_d.baddbmm_(z_cols, dd.view(12, rows, H))
-    grads.b_d.add_(dd[8:12].reshape(4, rows, H).sum(1, keepdim=True))
+    grads.w_d.baddbmm_(z_cols, dd.view(12, rows, N_h))
+    grads.b_d.add_(dd[8:12].reshape(4, rows, N_h).sum(1, keepdim=True))
 
 
 class FastHyperLSTM(HyperLSTM):
@@ -142,7 +143,8 @@ class FastHyperLSTM(HyperLSTM):
     the whole sequence with packed matrices (:class:`PackedHyperCell`) and a hand-written backward
     (:class:`HyperLayerFunction`).
 
-    Shapes: as :class:`lstm_edu.HyperLSTM`: ``forward(x [T, B, I], state=None) -> (out [T, B, H],
+    Shapes: as :class:`lstm_edu.HyperLSTM`: ``forward(x [T, B, N_x], state=None) ->
+    (out [T, B, N_h],
     (h, c, h_hat, c_hat))``, states ``[n_layers, B, size]`` (unstacked when ``n_layers == 1``).
     """
 
@@ -155,7 +157,7 @@ class FastHyperLSTM(HyperLSTM):
         out, final = x, []
         for cell, state in zip(self.cells, states):
             p = PackedHyperCell(cell)
-            if p.layer_norm:  # the hand-written backward (HyperLSTM's cells always have layer norms)
+            if p.layer_norm:  # the hand-written backward (a HyperLSTM's cells have layer norms)
                 h, c, h_hat, c_hat = state
                 out, c, h_hat, c_hat = HyperLayerFunction.apply(out, h, c, h_hat, c_hat,
                                                                 *p.weights())

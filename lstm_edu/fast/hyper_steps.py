@@ -69,27 +69,35 @@ def hyper_forward(gx, g_buf, h_all, c_all, h_hat_all, c_hat_all, z_all, d,
     """
     w = HyperWeights(*w)
     T, B, _ = gx.shape
-    H, K, Z = h_all.shape[2], h_hat_all.shape[2], w.w_z.shape[0] // 12
-    d_h, d_x, d_b = d.view(3, 4, B, H).unbind(0)  # [4, B, N_h] each
-    y = gx.new_empty(4, B, H)  # ȳ: the main gates before their layer norms
+    N_h, N_hat, N_z = h_all.shape[2], h_hat_all.shape[2], w.w_z.shape[0] // 12
+    d_h, d_x, d_b = d.view(3, 4, B, N_h).unbind(0)  # [4, B, N_h] each
+    y = gx.new_empty(4, B, N_h)  # ȳ: the main gates before their layer norms
     w_h_all_t, w_hh_t, w_z_t = w.w_h_all.t(), w.w_hh.t(), w.w_z.t()
-    hyper_input = gx[:, :, 4 * H:] + w.b_x_all[4 * H:]  # the hyper cell's W x_t + b, all steps
+    hyper_input = gx[:, :, 4 * N_h:] + w.b_x_all[4 * N_h:]  # the hyper cell's W x_t + b, all steps
     for t in range(T):
         # --- one matmul reads h_{t-1}: the main gates' W_h h and the hyper cell's h-columns
         g_t = torch.mm(h_all[t], w_h_all_t, out=g_buf[t])  # [B, 4N_h + 4N_ĥ]
-        a_t = g_t[:, 4 * H:].addmm_(h_hat_all[t], w_hh_t).add_(hyper_input[t])  # ā_t [B, 4N_ĥ]
-        ln_cell(a_t.view(B, 4, K), w.hyper_ln_w, w.hyper_ln_b, w.hyper_ln_c_w, w.hyper_ln_c_b,
+        a_t = g_t[:, 4 * N_h:].addmm_(h_hat_all[t], w_hh_t).add_(hyper_input[t])  # ā_t [B, 4N_ĥ]
+        ln_cell(a_t.view(B, 4, N_hat), w.hyper_ln_w, w.hyper_ln_b, w.hyper_ln_c_w, w.hyper_ln_c_b,
                 hyper_eps, c_hat_all[t], c_hat_all[t + 1], h_hat_all[t + 1], dim=1)
         # --- z (one matmul) and the twelve d's (one batched matmul)
         z = torch.addmm(w.b_z, h_hat_all[t + 1], w_z_t, out=z_all[t])  # [B, 12N_z]
-        torch.bmm(z.view(B, 12, Z).transpose(0, 1), w.w_d, out=d)  # [12, B, N_h]
-        d_b += w.b_d  # only d_b has a bias
+        hyper_d(z, w.w_d, w.b_d, d)  # [12, B, N_h]
         # --- the main gates, gate-major [4, B, N_h]
-        wh = g_t[:, :4 * H].view(B, 4, H).transpose(0, 1)
-        wx = gx[t, :, :4 * H].view(B, 4, H).transpose(0, 1)
+        wh = g_t[:, :4 * N_h].view(B, 4, N_h).transpose(0, 1)
+        wx = gx[t, :, :4 * N_h].view(B, 4, N_h).transpose(0, 1)
         torch.addcmul(d_b, d_h, wh, out=y).addcmul_(d_x, wx)
         ln_cell(y, w.ln_w, w.ln_b, w.ln_c_w, w.ln_c_b, eps, c_all[t], c_all[t + 1],
                 h_all[t + 1], dim=0)
+
+
+def hyper_d(z: torch.Tensor, w_d: torch.Tensor, b_d: torch.Tensor, d: torch.Tensor) -> None:
+    """The twelve scaling vectors of ``R`` rows, written into ``d [12, R, N_h]``: map ``m`` is
+    ``z[:, m N_z : (m+1) N_z] @ w_d[m]``, plus ``b_d`` for the four ``d_b`` maps (``m >= 8``);
+    ``z [R, 12 N_z]``, ``w_d [12, N_z, N_h]``, ``b_d [4, 1, N_h]``."""
+    R, N_z = z.shape[0], w_d.shape[1]
+    torch.bmm(z.view(R, 12, N_z).transpose(0, 1), w_d, out=d)
+    d[8:12] += b_d
 
 
 class _LNCellChunk:
@@ -167,19 +175,19 @@ def hyper_backward(start, end, d, gx, g_buf, c_all, c_hat_all, d_out, dh, dc, dh
     """
     w = HyperWeights(*w)
     n, B = end - start, gx.shape[1]
-    H, K, Z = c_all.shape[2], c_hat_all.shape[2], w.w_z.shape[0] // 12
+    N_h, N_hat, N_z = c_all.shape[2], c_hat_all.shape[2], w.w_z.shape[0] // 12
     # --- the chunk's forward tensors again: ȳ from the d's, then both cells' gates
-    d_h, d_x, d_b = d.view(3, 4, n, B, H).unbind(0)  # [4, n, B, N_h] each
-    wh = g_buf[start:end, :, :4 * H].view(n, B, 4, H).permute(2, 0, 1, 3)  # W_h h_{t-1}
-    wx = gx[start:end, :, :4 * H].view(n, B, 4, H).permute(2, 0, 1, 3)  # W_x x_t
-    y = gx.new_empty(n, 4, B, H)  # ȳ, step-major: each step's [4, B, N_h] is contiguous
+    d_h, d_x, d_b = d.view(3, 4, n, B, N_h).unbind(0)  # [4, n, B, N_h] each
+    wh = g_buf[start:end, :, :4 * N_h].view(n, B, 4, N_h).permute(2, 0, 1, 3)  # W_h h_{t-1}
+    wx = gx[start:end, :, :4 * N_h].view(n, B, 4, N_h).permute(2, 0, 1, 3)  # W_x x_t
+    y = gx.new_empty(n, 4, B, N_h)  # ȳ, step-major: each step's [4, B, N_h] is contiguous
     torch.addcmul(d_b, d_h, wh, out=y.transpose(0, 1)).addcmul_(d_x, wx)
     main = _LNCellChunk(y, c_all[start:end + 1], w.ln_w, w.ln_b, w.ln_c_w, w.ln_c_b, eps, 1)
-    a = g_buf[start:end, :, 4 * H:].reshape(n, B, 4, K)  # ā_t
+    a = g_buf[start:end, :, 4 * N_h:].reshape(n, B, 4, N_hat)  # ā_t
     hyper = _LNCellChunk(a, c_hat_all[start:end + 1], w.hyper_ln_w, w.hyper_ln_b,
                          w.hyper_ln_c_w, w.hyper_ln_c_b, hyper_eps, 2)
-    dy, dn_c = gx.new_empty(n, 4, B, H), gx.new_empty(n, B, H)  # for the LN weight gradients
-    dy_hat, dn_c_hat = gx.new_empty(n, B, 4, K), gx.new_empty(n, B, K)
+    dy, dn_c = gx.new_empty(n, 4, B, N_h), gx.new_empty(n, B, N_h)  # for the LN weight gradients
+    dy_hat, dn_c_hat = gx.new_empty(n, B, 4, N_hat), gx.new_empty(n, B, N_hat)
     w_d_t = w.w_d.transpose(1, 2)  # [12, N_h, N_z]
     dh_next, dc_next, dh_hat_next, dc_hat_next = dh, dc, dh_hat, dc_hat
     for s in range(n - 1, -1, -1):  # step t = start + s, backwards
@@ -190,16 +198,16 @@ def hyper_backward(start, end, d, gx, g_buf, c_all, c_hat_all, d_out, dh, dc, dh
         torch.mul(d_ybar, wx[:, s], out=dd[4:8, s])
         dd[8:12, s] = d_ybar
         dm = dm_all[s]
-        torch.mul(d_ybar, d_h[:, s], out=dm[:, :4 * H].view(B, 4, H).transpose(0, 1))
-        torch.mul(d_ybar, d_x[:, s], out=d_wx[s].view(B, 4, H).transpose(0, 1))
+        torch.mul(d_ybar, d_h[:, s], out=dm[:, :4 * N_h].view(B, 4, N_h).transpose(0, 1))
+        torch.mul(d_ybar, d_x[:, s], out=d_wx[s].view(B, 4, N_h).transpose(0, 1))
         # --- d = z W_d + b_d and z = ĥ_t W_z^T + b_z, back to ĥ_t
-        dz_all[s].view(B, 12, Z).copy_(torch.bmm(dd[:, s], w_d_t).transpose(0, 1))
+        dz_all[s].view(B, 12, N_z).copy_(torch.bmm(dd[:, s], w_d_t).transpose(0, 1))
         dh_hat_t = torch.addmm(dh_hat_next, dz_all[s], w.w_z)  # dĥ_t [B, N_ĥ]
         # --- the hyper cell, back to ā_t
         da, dc_hat_next = hyper.step_back(s, dh_hat_t, dc_hat_next, dy_hat[s], dn_c_hat[s])
-        dm[:, 4 * H:] = da.view(B, 4 * K)
+        dm[:, 4 * N_h:] = da.view(B, 4 * N_hat)
         # --- h_{t-1} and ĥ_{t-1}, read by this step's two recurrent matmuls
-        dh_hat_next = dm[:, 4 * H:] @ w.w_hh
+        dh_hat_next = dm[:, 4 * N_h:] @ w.w_hh
         dh_next = dm @ w.w_h_all
     main.add_ln_grads(dy, dn_c, ln_grads[:4])
     hyper.add_ln_grads(dy_hat, dn_c_hat, ln_grads[4:])

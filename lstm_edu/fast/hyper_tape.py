@@ -19,27 +19,29 @@ class PackedHyperCell:
     own parameters; it is redone on every forward call (it costs a copy of the weights, small next
     to a sequence).
 
-    - ``w_x_all [4H + 4K, I]``: the four ``W_x^k`` and the hyper cell's x-columns: every
+    - ``w_x_all [4N_h + 4N_ĥ, N_x]``: the four ``W_x^k`` and the hyper cell's x-columns: every
       input projection of every step in one matmul.
-    - ``b_x_all [4H + 4K]``: zeros for the main cell (its bias is :math:`d_b`), the hyper cell's bias.
-    - ``w_h_all [4H + 4K, H]``: the four ``W_h^k`` and the hyper cell's ``h_{t-1}``-columns: the
-      one matmul per step that reads ``h_{t-1}``.
-    - ``w_hh [4K, K]``: the hyper cell's recurrent weight (reads :math:`\hat h_{t-1}`).
-    - ``w_z [12Z, K]``, ``b_z [12Z]``: ``z_h, z_x, z_b`` of all four gates in one matmul.
-    - ``w_dh``, ``w_dx``, ``w_db [4, Z, H]``, ``b_db [4, 1, H]``: the ``d`` maps of the four gates,
-      each family as one batched matmul (``torch.bmm``); only ``d_b`` has a bias.
-    - ``ln_w, ln_b [4, 1, H]``, ``ln_c_w, ln_c_b [H]``: the main cell's layer norms (or ``None``).
-    - ``hyper_ln_w, hyper_ln_b [4, K]``, ``hyper_ln_c_w, hyper_ln_c_b [K]``: the hyper cell's.
+    - ``b_x_all [4N_h + 4N_ĥ]``: zeros for the main cell (its bias is :math:`d_b`), the hyper
+      cell's bias.
+    - ``w_h_all [4N_h + 4N_ĥ, N_h]``: the four ``W_h^k`` and the hyper cell's
+      ``h_{t-1}``-columns: the one matmul per step that reads ``h_{t-1}``.
+    - ``w_hh [4N_ĥ, N_ĥ]``: the hyper cell's recurrent weight (reads :math:`\hat h_{t-1}`).
+    - ``w_z [12N_z, N_ĥ]``, ``b_z [12N_z]``: ``z_h, z_x, z_b`` of all four gates in one matmul.
+    - ``w_dh``, ``w_dx``, ``w_db [4, N_z, N_h]``, ``b_db [4, 1, N_h]``: the ``d`` maps of the
+      four gates, each family as one batched matmul (``torch.bmm``); only ``d_b`` has a bias.
+    - ``ln_w, ln_b [4, 1, N_h]``, ``ln_c_w, ln_c_b [N_h]``: the main cell's layer norms (or
+      ``None``).
+    - ``hyper_ln_w, hyper_ln_b [4, N_ĥ]``, ``hyper_ln_c_w, hyper_ln_c_b [N_ĥ]``: the hyper cell's.
     """
 
     def __init__(self, cell: HyperLSTMCell):
-        H, K = cell.hidden_size, cell.hyper_size
+        N_h, N_hat = cell.hidden_size, cell.hyper_size
         hyper = cell.hyper
         ref = cell.w_h[0]
-        self.H, self.K, self.Z = H, K, cell.n_z
-        self.w_x_all = torch.cat([*cell.w_x, hyper.lin_x.weight[:, H:]])
-        self.b_x_all = torch.cat([ref.new_zeros(4 * H), hyper.lin_h.bias])
-        self.w_h_all = torch.cat([*cell.w_h, hyper.lin_x.weight[:, :H]])
+        self.N_h, self.N_hat, self.N_z = N_h, N_hat, cell.n_z
+        self.w_x_all = torch.cat([*cell.w_x, hyper.lin_x.weight[:, N_h:]])
+        self.b_x_all = torch.cat([ref.new_zeros(4 * N_h), hyper.lin_h.bias])
+        self.w_h_all = torch.cat([*cell.w_h, hyper.lin_x.weight[:, :N_h]])
         self.w_hh = hyper.lin_h.weight
         self.w_z = torch.cat([cell.z_h.weight, cell.z_x.weight, cell.z_b.weight])
         self.b_z = torch.cat([cell.z_h.bias, cell.z_x.bias, ref.new_zeros(4 * cell.n_z)])
@@ -58,10 +60,15 @@ class PackedHyperCell:
             self.eps = cell.layer_norm[0].eps
 
     def weights(self) -> Tuple:
-        r"""The arguments of :class:`HyperLayerFunction` after the states (layer-normalised cells only):
-        ``w_x_all, b_x_all, w_h_all, w_hh, w_z, b_z``; ``w_d [12, Z, H]`` (``w_dh, w_dx, w_db``
-        stacked), ``b_d [4, 1, H]``; ``ln_w, ln_b [4, 1, H]``, ``ln_c_w, ln_c_b [H]``;
-        ``hyper_ln_w, hyper_ln_b [4, K]``, ``hyper_ln_c_w, hyper_ln_c_b [K]``; ``eps, hyper_eps``."""
+        r"""The arguments of :class:`HyperLayerFunction` after the states (layer-normalised
+        cells only): ``w_x_all, b_x_all, w_h_all, w_hh, w_z, b_z``; ``w_d [12, N_z, N_h]``
+        (``w_dh, w_dx, w_db`` stacked), ``b_d [4, 1, N_h]``; ``ln_w, ln_b [4, 1, N_h]``,
+        ``ln_c_w, ln_c_b [N_h]``; ``hyper_ln_w, hyper_ln_b [4, N_ĥ]``,
+        ``hyper_ln_c_w, hyper_ln_c_b [N_ĥ]``; ``eps, hyper_eps``.
+
+        A constant forget bias added to ``f`` after the layer norm is a constant added to the
+        ``f`` row of ``ln_b`` (and of ``hyper_ln_b`` for the hyper cell): the loops need no
+        change."""
         return (self.w_x_all, self.b_x_all, self.w_h_all, self.w_hh, self.w_z, self.b_z,
                 torch.cat([self.w_dh, self.w_dx, self.w_db]), self.b_db, self.ln_w, self.ln_b,
                 self.ln_c.weight, self.ln_c.bias, self.hyper_ln_w, self.hyper_ln_b,
@@ -76,7 +83,8 @@ class WeightTape:
     step's input ``x_t`` (forward) and output gradient ``dy_t`` (backward) and computes
     :math:`dW = X^\top dY` with ``X [T*B, in]`` and ``dY [T*B, out]``: one large matmul.
 
-    ``tape = WeightTape(w)`` with ``w [in, out]``; ``tape.matmul(x)`` is ``x @ w`` for ``x [B, in]``.
+    ``tape = WeightTape(w)`` with ``w [in, out]``; ``tape.matmul(x)`` is ``x @ w`` for
+    ``x [B, in]``.
     The weight gradient arrives through ``_TapeStart``, an identity on ``w`` whose backward the
     autograd engine runs only after the backward of every ``tape.matmul`` that used it.
     """
@@ -124,46 +132,49 @@ class _TapedMatmul(torch.autograd.Function):
 
 def hyper_layer(p: PackedHyperCell, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
                 h_hat: torch.Tensor, c_hat: torch.Tensor) -> Tuple[torch.Tensor, State]:
-    r"""One HyperLSTM layer over a whole sequence: ``x [T, B, I]`` -> ``out [T, B, H]`` and the
+    r"""One HyperLSTM layer over a whole sequence: ``x [T, B, N_x]`` -> ``out [T, B, N_h]`` and the
     final ``(h, c, h_hat, c_hat)``.
 
-    Per step, gate :math:`k`: :math:`LN_k(d_h^k \odot (W_h^k h_{t-1}) + d_x^k \odot (W_x^k x_t) + d_b^k)`,
-    computed for the four gates at once in a gate-major layout ``[4, B, H]``.
+    Per step, gate :math:`k`:
+    :math:`LN_k(d_h^k \odot (W_h^k h_{t-1}) + d_x^k \odot (W_x^k x_t) + d_b^k)`, computed
+    for the four gates at once in a gate-major layout ``[4, B, N_h]``.
     """
-    T, B, I = x.shape
-    H, K = p.H, p.K
-    # All input projections of all steps in one matmul: [T, B, 4H + 4K]
-    gx = torch.addmm(p.b_x_all, x.reshape(T * B, I), p.w_x_all.t()).view(T, B, 4 * H + 4 * K)
-    gx_main, gx_hyper = gx.split([4 * H, 4 * K], dim=2)
+    T, B, N_x = x.shape
+    N_h, N_hat = p.N_h, p.N_hat
+    # All input projections of all steps in one matmul: [T, B, 4N_h + 4N_ĥ]
+    gx = torch.addmm(p.b_x_all, x.reshape(T * B, N_x), p.w_x_all.t())
+    gx = gx.view(T, B, 4 * N_h + 4 * N_hat)
+    gx_main, gx_hyper = gx.split([4 * N_h, 4 * N_hat], dim=2)
     # Per-step views made once with unbind (indexing x[t] inside the loop would make autograd
     # build a zero tensor of the whole sequence's size for every step's gradient).
-    wx = gx_main.reshape(T, B, 4, H).transpose(1, 2).contiguous().unbind(0)  # W_x^k x_t: T x [4, B, H]
-    gx_hyper = gx_hyper.unbind(0)  # the hyper cell's W x_t + b: T x [B, 4K]
-    w_h_all = WeightTape(p.w_h_all.t())  # [H, 4H + 4K]
+    wx = gx_main.reshape(T, B, 4, N_h).transpose(1, 2).contiguous().unbind(0)  # T x [4, B, N_h]
+    gx_hyper = gx_hyper.unbind(0)  # the hyper cell's W x_t + b: T x [B, 4N_ĥ]
+    w_h_all = WeightTape(p.w_h_all.t())  # [N_h, 4N_h + 4N_ĥ]
     w_hh_t, w_z_t = p.w_hh.t(), p.w_z.t()
     out = []
     for t in range(T):
         # --- one matmul reads h_{t-1}: the main gates' W_h h and the hyper cell's h-part
-        wh, hw_hyper = w_h_all.matmul(h).split([4 * H, 4 * K], dim=1)  # [B, 4H], [B, 4K]
-        wh = wh.view(B, 4, H).transpose(0, 1)  # W_h^k h_{t-1}: [4, B, H]
+        wh, hw_hyper = w_h_all.matmul(h).split([4 * N_h, 4 * N_hat], dim=1)  # [B, 4N_h], [B, 4N_ĥ]
+        wh = wh.view(B, 4, N_h).transpose(0, 1)  # W_h^k h_{t-1}: [4, B, N_h]
         # --- the hyper cell: a layer-normalised LSTM over x̂_t = [h_{t-1}; x_t]
-        gates_hat = torch.addmm(gx_hyper[t] + hw_hyper, h_hat, w_hh_t).view(B, 4, K)
-        gates_hat = torch.addcmul(p.hyper_ln_b, F.layer_norm(gates_hat, (K,), eps=p.hyper_eps), p.hyper_ln_w)
-        i, f, g, o = gates_hat.unbind(1)  # [B, K] each
+        gates_hat = torch.addmm(gx_hyper[t] + hw_hyper, h_hat, w_hh_t).view(B, 4, N_hat)
+        gates_hat = F.layer_norm(gates_hat, (N_hat,), eps=p.hyper_eps)
+        gates_hat = torch.addcmul(p.hyper_ln_b, gates_hat, p.hyper_ln_w)
+        i, f, g, o = gates_hat.unbind(1)  # [B, N_ĥ] each
         i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
         c_hat = torch.addcmul(f * c_hat, i, g)  # ĉ_t = σ(f) ⊙ ĉ_{t-1} + σ(i) ⊙ tanh(g)
-        h_hat = o * torch.tanh(p.hyper_ln_c(c_hat))  # ĥ_t = σ(o) ⊙ tanh(LN(ĉ_t)): [B, K]
-        # --- z_h, z_x, z_b of all gates in one matmul, then each family of d's in one batched matmul
-        z = torch.addmm(p.b_z, h_hat, w_z_t)  # z_h, z_x, z_b: [B, 12Z]
-        z_h, z_x, z_b = z.view(B, 3, 4, p.Z).transpose(0, 2).unbind(1)  # [4, B, Z] each
-        d_h = torch.bmm(z_h, p.w_dh)  # d_h^k = W_dh^k z_h^k: [4, B, H]
+        h_hat = o * torch.tanh(p.hyper_ln_c(c_hat))  # ĥ_t = σ(o) ⊙ tanh(LN(ĉ_t)): [B, N_ĥ]
+        # --- z_h, z_x, z_b of all gates in one matmul, each family of d's in one batched matmul
+        z = torch.addmm(p.b_z, h_hat, w_z_t)  # z_h, z_x, z_b: [B, 12N_z]
+        z_h, z_x, z_b = z.view(B, 3, 4, p.N_z).transpose(0, 2).unbind(1)  # [4, B, N_z] each
+        d_h = torch.bmm(z_h, p.w_dh)  # d_h^k = W_dh^k z_h^k: [4, B, N_h]
         d_x = torch.bmm(z_x, p.w_dx)
         d_b = torch.baddbmm(p.b_db, z_b, p.w_db)
         # --- the main cell's four gates at once: d_h ⊙ (W_h h) + d_x ⊙ (W_x x) + d_b
-        gates = torch.addcmul(torch.addcmul(d_b, d_h, wh), d_x, wx[t])  # [4, B, H]
+        gates = torch.addcmul(torch.addcmul(d_b, d_h, wh), d_x, wx[t])  # [4, B, N_h]
         if p.layer_norm:
-            gates = torch.addcmul(p.ln_b, F.layer_norm(gates, (H,), eps=p.eps), p.ln_w)
-        i, f, g, o = gates.unbind(0)  # [B, H] each
+            gates = torch.addcmul(p.ln_b, F.layer_norm(gates, (N_h,), eps=p.eps), p.ln_w)
+        i, f, g, o = gates.unbind(0)  # [B, N_h] each
         i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
         c = torch.addcmul(f * c, i, g)  # c_t = σ(f) ⊙ c_{t-1} + σ(i) ⊙ tanh(g)
         h = o * torch.tanh(p.ln_c(c) if p.layer_norm else c)  # h_t = σ(o) ⊙ tanh(LN(c_t))

@@ -34,12 +34,12 @@ class LSTMLayerFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, w_x, w_h, b, h0, c0):
         T, B, N_x = x.shape
-        H = w_h.shape[1]
+        N_h = w_h.shape[1]
         # (2) input projections of all steps at once: [T, B, 4N_h]. This buffer becomes the gate
         # values: step t adds W_h h_{t-1} and b to row t and activates it in place.
-        act = torch.mm(x.reshape(T * B, N_x), w_x.t()).view(T, B, 4 * H)
-        out = x.new_empty(T, B, H)  # h_1 ... h_T
-        c_all = x.new_empty(T + 1, B, H)  # c_0 ... c_T
+        act = torch.mm(x.reshape(T * B, N_x), w_x.t()).view(T, B, 4 * N_h)
+        out = x.new_empty(T, B, N_h)  # h_1 ... h_T
+        c_all = x.new_empty(T + 1, B, N_h)  # c_0 ... c_T
         c_all[0] = c0
         # (3) and (4): the loop over time, compiled when it can be
         compiled = loops_for(x)
@@ -65,22 +65,22 @@ class LSTMLayerFunction(torch.autograd.Function):
         per-step temporaries."""
         x, w_x, w_h, h0, out, c_all, act = ctx.saved_tensors
         T, B, N_x = x.shape
-        H = w_h.shape[1]
+        N_h = w_h.shape[1]
         steps = loops_for(x) or lstm_steps
         # dL/dx only when autograd asks for it (not for the first layer's input in training)
         d_x = torch.empty_like(x) if ctx.needs_input_grad[0] else None  # [T, B, N_x]
         ws = Workspace(x, min(T, LSTMLayerFunction.chunk))  # the chunks' buffers, reused
         d_w_x, d_w_h = torch.zeros_like(w_x), torch.zeros_like(w_h)  # [4N_h, N_x], [4N_h, N_h]
-        d_b = w_h.new_zeros(4 * H)
+        d_b = w_h.new_zeros(4 * N_h)
         d_out = d_out.contiguous()  # dL/dout (h_T is out[-1]: its gradient is in there)
         dh, dc = torch.zeros_like(h0), d_cT.clone()  # what reaches h_T, c_T from later steps
         for start in reversed(range(0, T, LSTMLayerFunction.chunk)):
             end = min(start + LSTMLayerFunction.chunk, T)
             n = end - start
-            d_gates = ws("d_gates", n, B, 4 * H)  # [n, B, 4N_h]
+            d_gates = ws("d_gates", n, B, 4 * N_h)  # [n, B, 4N_h]
             steps.lstm_backward(start, end, act, c_all, w_h, d_out, dh, dc, d_gates)
             # (5) weight gradients: one matmul each over the chunk's n*B rows
-            dG = d_gates.view(n * B, 4 * H)
+            dG = d_gates.view(n * B, 4 * N_h)
             d_w_x.addmm_(dG.t(), x[start:end].reshape(n * B, N_x))  # dW_x += Σ_t dgates_t^T x_t
             d_b += dG.sum(0)
             if d_x is not None:
@@ -89,7 +89,7 @@ class LSTMLayerFunction(torch.autograd.Function):
             first = 1 if start == 0 else 0
             if first:
                 d_w_h.addmm_(dG[:B].t(), h0)
-            d_w_h.addmm_(dG[first * B:].t(), out[start + first - 1:end - 1].reshape(-1, H))
+            d_w_h.addmm_(dG[first * B:].t(), out[start + first - 1:end - 1].reshape(-1, N_h))
         return d_x, d_w_x, d_w_h, d_b, dh, dc
 
 
@@ -97,8 +97,9 @@ class FastLSTM(LSTM):
     """:class:`lstm_edu.LSTM` with the same parameters and results, run layer by layer over the
     whole sequence with :class:`LSTMLayerFunction` (hand-written backward).
 
-    Shapes: as :class:`lstm_edu.LSTM`: ``forward(x [T, B, I], state=None) -> (out [T, B, H], (h, c))``,
-    states ``[n_layers, B, H]`` (or ``[B, H]`` when ``n_layers == 1``).
+    Shapes: as :class:`lstm_edu.LSTM`:
+    ``forward(x [T, B, N_x], state=None) -> (out [T, B, N_h], (h, c))``,
+    states ``[n_layers, B, N_h]`` (or ``[B, N_h]`` when ``n_layers == 1``).
     """
 
     def run(self, x: torch.Tensor, states: List[State]) -> Tuple[torch.Tensor, List[State]]:

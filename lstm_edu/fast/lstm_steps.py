@@ -23,13 +23,13 @@ def lstm_forward(act: torch.Tensor, w_h: torch.Tensor, b: torch.Tensor, h0: torc
     ``w_h [4N_h, N_h]``, ``b [4N_h]``; ``h0 [B, N_h]``; ``c_all [T+1, B, N_h]`` holds ``c_0`` in
     row 0 and receives ``c_1 .. c_T``; ``out [T, B, N_h]`` receives ``h_1 .. h_T``.
     """
-    H = w_h.shape[1]
+    N_h = w_h.shape[1]
     act += b
     # lstm_pointwise computes tanh(g) as 2σ(2g) - 1 from a doubled g: double the g rows of the
     # input terms and of W_h (exactly: a power of 2).
-    act[:, :, 2 * H:3 * H] *= 2
+    act[:, :, 2 * N_h:3 * N_h] *= 2
     w_h_t = w_h.t().clone()  # [N_h, 4N_h]
-    w_h_t[:, 2 * H:3 * H] *= 2
+    w_h_t[:, 2 * N_h:3 * N_h] *= 2
     h = h0
     for t in range(act.shape[0]):
         act[t].addmm_(h, w_h_t)  # all four gates in one matmul: [B, 4N_h]
@@ -60,7 +60,7 @@ def lstm_backward(start: int, end: int, act: torch.Tensor, c_all: torch.Tensor,
     Every factor that does not involve ``dh`` or ``dc`` is computed for the whole chunk before
     the loop, in a few large calls.
     """
-    n, B, H = end - start, act.shape[1], w_h.shape[1]
+    n, B, N_h = end - start, act.shape[1], w_h.shape[1]
     i, f, g, o = act[start:end].chunk(4, dim=2)  # [n, B, N_h] each
     # σ'(a) = σ(a)(1 - σ(a)) is computed as σ - σ·σ (addcmul with value=-1)
     tanh_c = tanh_(c_all[start + 1:end + 1].clone())  # tanh(c_t)
@@ -76,8 +76,8 @@ def lstm_backward(start: int, end: int, act: torch.Tensor, c_all: torch.Tensor,
         h_grad = h_grad + d_out[start + s]  # dh_t
         c_grad = torch.addcmul(c_grad, h_grad, dc_from_dh[s])  # dc_t
         dg = d_gates[s]  # [B, 4N_h], a view filled in place
-        torch.mul(k_ifg[s], c_grad.unsqueeze(1), out=dg[:, :3 * H].view(B, 3, H))
-        torch.mul(k_o[s], h_grad, out=dg[:, 3 * H:])
+        torch.mul(k_ifg[s], c_grad.unsqueeze(1), out=dg[:, :3 * N_h].view(B, 3, N_h))
+        torch.mul(k_o[s], h_grad, out=dg[:, 3 * N_h:])
         c_grad = c_grad * f[s]  # dc_{t-1} through c_t = f ⊙ c_{t-1} + ...
         h_grad = dg @ w_h  # through W_h h_{t-1}: the part of dh_{t-1} from step t
     dh.copy_(h_grad)

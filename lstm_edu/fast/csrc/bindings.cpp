@@ -12,6 +12,7 @@ void lstm_backward(int64_t start, int64_t end, const Tensor& act, const Tensor& 
 void hyper_forward(const Tensor& gx, Tensor g_buf, Tensor h_all, Tensor c_all, Tensor h_hat_all,
                    Tensor c_hat_all, Tensor z_all, Tensor d, const std::vector<Tensor>& w,
                    double eps, double hyper_eps);
+void hyper_d(const Tensor& z, const Tensor& w_d, const Tensor& b_d, Tensor d);
 void hyper_backward(int64_t start, int64_t end, const Tensor& d, const Tensor& gx,
                     const Tensor& g_buf, const Tensor& c_all, const Tensor& c_hat_all,
                     const Tensor& d_out, Tensor dh, Tensor dc, Tensor dh_hat, Tensor dc_hat,
@@ -25,5 +26,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("lstm_forward", &lstm_edu::lstm_forward);
   m.def("lstm_backward", &lstm_edu::lstm_backward);
   m.def("hyper_forward", &lstm_edu::hyper_forward);
+  m.def("hyper_d", &lstm_edu::hyper_d);
   m.def("hyper_backward", &lstm_edu::hyper_backward);
 }

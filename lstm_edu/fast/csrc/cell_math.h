@@ -1,13 +1,19 @@
 // Vectorised elementwise work of one LSTM step, shared by lstm_steps.cpp and hyper_steps.cpp.
 //
 // Every function here works on one example's row ([4, N] gate pre-activations, [N] states): the
-// callers loop over the batch. A Vec holds 16 floats (AVX-512) or 8 (AVX2); exp and tanh are
-// PyTorch's own vectorised versions (Sleef), so they round as PyTorch's sigmoid and tanh do.
+// callers loop over the batch. A Vec holds 16 floats (AVX-512) or 8 (AVX2). The arithmetic is
+// PyTorch's own, so that the results round as the reference modules' do: exp and tanh are the
+// vectorised functions of PyTorch's sigmoid and tanh (Sleef) on whole vectors and the C library's
+// on the few numbers at the end of a row, as PyTorch computes the end of a tensor; a layer
+// norm's mean and variance are PyTorch's (RowwiseMoments) and its output is computed in PyTorch's
+// order. (Rounding matters here: the gradients of a deep recurrent network can change by far more
+// than one rounding error when one intermediate value changes by one.)
 #pragma once
 
 #include <ATen/Parallel.h>
 #include <ATen/cpu/vec/functional.h>
 #include <ATen/cpu/vec/vec.h>
+#include <ATen/native/cpu/moments_utils.h>
 
 #include <algorithm>
 #include <cmath>
@@ -50,10 +56,23 @@ inline T sum_lanes(const Vec<T>& v) {
   return at::vec::vec_reduce_all<T>([](Vec<T>& a, Vec<T>& b) { return a + b; }, v);
 }
 
+// sigma(x) = 1 / (1 + exp(-x)) and tanh(x) of the first n lanes of x
 template <typename T>
-inline Vec<T> sigmoid(const Vec<T>& x) {
-  const Vec<T> one(T(1));
-  return one / (one + x.neg().exp());
+inline Vec<T> sigmoid(const Vec<T>& x, int64_t n) {
+  if (n == Vec<T>::size()) return Vec<T>(T(1)) / ((Vec<T>(T(0)) - x).exp() + Vec<T>(T(1)));
+  T v[Vec<T>::size()];
+  x.store(v);
+  for (int64_t l = 0; l < n; ++l) v[l] = T(1) / (T(1) + std::exp(-v[l]));
+  return Vec<T>::loadu(v);
+}
+
+template <typename T>
+inline Vec<T> tanh(const Vec<T>& x, int64_t n) {
+  if (n == Vec<T>::size()) return x.tanh();
+  T v[Vec<T>::size()];
+  x.store(v);
+  for (int64_t l = 0; l < n; ++l) v[l] = std::tanh(v[l]);
+  return Vec<T>::loadu(v);
 }
 
 // sigma'(a) = s (1 - s) from s = sigma(a); tanh'(a) = 1 - t^2 from t = tanh(a)
@@ -62,20 +81,21 @@ inline Vec<T> sigmoid_grad(const Vec<T>& s) { return s - s * s; }
 template <typename T>
 inline Vec<T> tanh_grad(const Vec<T>& t) { return Vec<T>(T(1)) - t * t; }
 
-// Mean and 1/sqrt(variance + eps) of x[0..N) (two passes: the variance of the centred values).
+// A layer norm's statistics of x[0..N): its output is x_hat * w + b with
+// x_hat = x * rstd + shift, rstd = 1 / sqrt(variance + eps), shift = -rstd * mean.
 template <typename T>
-inline void moments(const T* x, int64_t N, T eps, T& mean, T& rstd) {
-  Vec<T> acc(T(0));
-  for_each_vec<T>(N, [&](int64_t j, int64_t n) { acc += first(load(x + j, n), n); });
-  mean = sum_lanes(acc) / T(N);
-  const Vec<T> m(mean);
-  acc = Vec<T>(T(0));
-  for_each_vec<T>(N, [&](int64_t j, int64_t n) {
-    Vec<T> d = first(load(x + j, n) - m, n);
-    acc += d * d;
-  });
-  rstd = T(1) / std::sqrt(sum_lanes(acc) / T(N) + eps);
-}
+struct Norm {
+  T rstd, shift;
+  Norm() = default;
+  Norm(const T* x, int64_t N, T eps) {
+    const auto mean_var = at::native::RowwiseMoments(x, N);
+    rstd = T(1) / std::sqrt(T(mean_var.second) + eps);
+    shift = -rstd * T(mean_var.first);
+  }
+  Vec<T> x_hat(const T* x, int64_t j, int64_t n) const {
+    return load(x + j, n) * Vec<T>(rstd) + Vec<T>(shift);
+  }
+};
 
 // The parameters of a layer-normalised LSTM cell (the HyperLSTM's main cell and its hyper cell):
 // gains and biases of the four gates' layer norms [4, N] and of the layer norm of c [N].
@@ -90,14 +110,14 @@ struct LNCell {
 };
 
 // The gate values sigma(i), sigma(f), tanh(g), sigma(o) of the lanes at j of a row, from the
-// pre-activations y_k (gate k at y + k * stride) and their layer norms' mean and rstd.
+// pre-activations y_k (gate k at y + k * stride) and their layer norms' statistics.
 template <typename T>
-inline void gate_values(const LNCell<T>& p, const T* y, int64_t stride, const T* mean,
-                        const T* rstd, int64_t j, int64_t n, Vec<T> a[4], Vec<T> y_hat[4]) {
+inline void gate_values(const LNCell<T>& p, const T* y, int64_t stride, const Norm<T>* norm,
+                        int64_t j, int64_t n, Vec<T> a[4], Vec<T> y_hat[4]) {
   for (int k = 0; k < 4; ++k) {
-    y_hat[k] = (load(y + k * stride + j, n) - Vec<T>(mean[k])) * Vec<T>(rstd[k]);
+    y_hat[k] = norm[k].x_hat(y + k * stride, j, n);
     Vec<T> pre = y_hat[k] * load(p.ln_w + k * p.N + j, n) + load(p.ln_b + k * p.N + j, n);
-    a[k] = k == 2 ? pre.tanh() : sigmoid(pre);
+    a[k] = k == 2 ? tanh(pre, n) : sigmoid(pre, n);
   }
 }
 
@@ -108,19 +128,18 @@ template <typename T>
 inline void ln_cell_forward(const LNCell<T>& p, const T* y, int64_t stride, const T* c_prev,
                             T* c, T* h, T* scratch) {
   const int64_t N = p.N;
-  T mean[4], rstd[4], mean_c, rstd_c;
-  for (int k = 0; k < 4; ++k) moments(y + k * stride, N, p.eps, mean[k], rstd[k]);
+  Norm<T> norm[4];
+  for (int k = 0; k < 4; ++k) norm[k] = Norm<T>(y + k * stride, N, p.eps);
   for_each_vec<T>(N, [&](int64_t j, int64_t n) {
     Vec<T> a[4], y_hat[4];
-    gate_values(p, y, stride, mean, rstd, j, n, a, y_hat);
+    gate_values(p, y, stride, norm, j, n, a, y_hat);
     (a[1] * load(c_prev + j, n) + a[0] * a[2]).store(c + j, n);
     a[3].store(scratch + j, n);  // sigma(o), until LN_c(c) is known
   });
-  moments(c, N, p.eps, mean_c, rstd_c);
+  const Norm<T> norm_c(c, N, p.eps);
   for_each_vec<T>(N, [&](int64_t j, int64_t n) {
-    Vec<T> c_hat = (load(c + j, n) - Vec<T>(mean_c)) * Vec<T>(rstd_c);
-    Vec<T> t = (c_hat * load(p.ln_c_w + j, n) + load(p.ln_c_b + j, n)).tanh();
-    (load(scratch + j, n) * t).store(h + j, n);
+    Vec<T> pre = norm_c.x_hat(c, j, n) * load(p.ln_c_w + j, n) + load(p.ln_c_b + j, n);
+    (load(scratch + j, n) * tanh(pre, n)).store(h + j, n);
   });
 }
 
@@ -152,9 +171,9 @@ inline void ln_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, co
                              int64_t stride, const T* c_prev, const T* c, const T* dh, T* dc,
                              T* dy, int64_t dy_stride, T* scratch) {
   const int64_t N = p.N;
-  T mean[4], rstd[4], mean_c, rstd_c;
-  for (int k = 0; k < 4; ++k) moments(y + k * stride, N, p.eps, mean[k], rstd[k]);
-  moments(c, N, p.eps, mean_c, rstd_c);
+  Norm<T> norm[4];
+  for (int k = 0; k < 4; ++k) norm[k] = Norm<T>(y + k * stride, N, p.eps);
+  const Norm<T> norm_c(c, N, p.eps);
   T* a_ifg = scratch;  // sigma(i), sigma(f), tanh(g): [3, N]
   T* c_hat = scratch + 3 * N;  // LN_c's normalised c
   T* g_c = scratch + 4 * N;  // dL/d(LN_c's normalised c)
@@ -162,10 +181,10 @@ inline void ln_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, co
   Vec<T> sum_gc(T(0)), sum_gcx(T(0)), sum_go(T(0)), sum_gox(T(0));
   for_each_vec<T>(N, [&](int64_t j, int64_t n) {
     Vec<T> a[4], y_hat[4];
-    gate_values(p, y, stride, mean, rstd, j, n, a, y_hat);
+    gate_values(p, y, stride, norm, j, n, a, y_hat);
     for (int k = 0; k < 3; ++k) a[k].store(a_ifg + k * N + j, n);
-    Vec<T> x = (load(c + j, n) - Vec<T>(mean_c)) * Vec<T>(rstd_c);
-    Vec<T> t = (x * load(p.ln_c_w + j, n) + load(p.ln_c_b + j, n)).tanh();
+    Vec<T> x = norm_c.x_hat(c, j, n);
+    Vec<T> t = tanh(x * load(p.ln_c_w + j, n) + load(p.ln_c_b + j, n), n);
     Vec<T> d_h = load(dh + j, n);
     Vec<T> dn_c = d_h * a[3] * tanh_grad(t);  // dL/d LN_c(c)
     Vec<T> dy_o = d_h * t * sigmoid_grad(a[3]);  // dL/d LN_o(y_o)
@@ -189,12 +208,12 @@ inline void ln_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, co
   Vec<T> sum_gx[3] = {Vec<T>(T(0)), Vec<T>(T(0)), Vec<T>(T(0))};
   for_each_vec<T>(N, [&](int64_t j, int64_t n) {
     Vec<T> d_c = load(dc + j, n) +
-                 ln_input_grad(load(g_c + j, n), load(c_hat + j, n), s_gc, s_gcx, rstd_c, N);
+                 ln_input_grad(load(g_c + j, n), load(c_hat + j, n), s_gc, s_gcx, norm_c.rstd, N);
     Vec<T> i = load(a_ifg + j, n), f = load(a_ifg + N + j, n), g = load(a_ifg + 2 * N + j, n);
     Vec<T> d[3] = {d_c * g * sigmoid_grad(i), d_c * load(c_prev + j, n) * sigmoid_grad(f),
                    d_c * i * tanh_grad(g)};
     for (int k = 0; k < 3; ++k) {
-      Vec<T> y_hat = (load(y + k * stride + j, n) - Vec<T>(mean[k])) * Vec<T>(rstd[k]);
+      Vec<T> y_hat = norm[k].x_hat(y + k * stride, j, n);
       (load(grads.d_ln_w + k * N + j, n) + d[k] * y_hat).store(grads.d_ln_w + k * N + j, n);
       (load(grads.d_ln_b + k * N + j, n) + d[k]).store(grads.d_ln_b + k * N + j, n);
       Vec<T> gk = first(d[k] * load(p.ln_w + k * N + j, n), n);
@@ -210,9 +229,9 @@ inline void ln_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, co
   // Pass 3: through the four gates' layer norms, in place
   for (int k = 0; k < 4; ++k) {
     for_each_vec<T>(N, [&](int64_t j, int64_t n) {
-      Vec<T> y_hat = (load(y + k * stride + j, n) - Vec<T>(mean[k])) * Vec<T>(rstd[k]);
       T* out = dy + k * dy_stride + j;
-      ln_input_grad(load(out, n), y_hat, s_g[k], s_gx[k], rstd[k], N).store(out, n);
+      ln_input_grad(load(out, n), norm[k].x_hat(y + k * stride, j, n), s_g[k], s_gx[k],
+                    norm[k].rstd, N).store(out, n);
     });
   }
 }

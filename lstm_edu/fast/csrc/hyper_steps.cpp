@@ -1,6 +1,7 @@
-// The time loops of one HyperLSTM layer, forward and backward: hyper_steps.py in C++, with
-// each cell's elementwise work (gates, layer norms, state update) fused into one pass per example
-// (cell_math.h). The matrix multiplies are the same ATen calls the Python loop makes.
+// The time loops of one HyperLSTM layer, forward and backward: hyper_steps.py in C++, with each
+// cell's elementwise work (gates, layer norms, state update) fused into one pass per example
+// (cell_math.h). The large matrix multiplies are the same ATen calls the Python loop makes.
+// Sizes: B examples, N_h = hidden_size, N_hat = hyper_size, N_z = n_z.
 #include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
 #include <ATen/ops/addmm.h>
@@ -28,114 +29,168 @@ LNCell<T> ln_cell(const std::vector<Tensor>& w, int first, int64_t N, double eps
           w[first + 3].data_ptr<T>(), T(eps)};
 }
 
-// The main cell's pre-activations of one example:
-//   y_k = d_h^k (W_h^k h_{t-1}) + d_x^k (W_x^k x_t) + d_b^k (+ b_d^k when b_d is given)
-// d: the twelve maps d_h (4 gates), d_x (4), d_b (4) of this step, map m's row at d + m * d_stride;
-// wh, wx: this example's W_h h_{t-1} and W_x x_t, [4, H] each.
+// The twelve scaling vectors of R rows: d^m = z^m W_d^m (+ b_d for the four d_b maps, m >= 8),
+// z [R, 12 N_z] (z^m: columns m N_z ...), w_d [12, N_z, N_h], b_d [4, N_h] -> d [12, R, N_h].
+// Four rows at a time, so that each vector of W_d^m is loaded once for four rows; the bias is
+// added last, as a matrix multiply with a bias does.
 template <typename T>
-void main_preactivations(const T* d, int64_t d_stride, const T* b_d, const T* wh, const T* wx,
-                         int64_t H, T* y) {
-  for (int k = 0; k < 4; ++k) {
-    const T* d_h = d + k * d_stride;
-    const T* d_x = d + (4 + k) * d_stride;
-    const T* d_b = d + (8 + k) * d_stride;
-    for_each_vec<T>(H, [&](int64_t j, int64_t n) {
-      Vec<T> v = load(d_h + j, n) * load(wh + k * H + j, n) +
-                 load(d_x + j, n) * load(wx + k * H + j, n) + load(d_b + j, n);
-      if (b_d != nullptr) v = v + load(b_d + k * H + j, n);
-      v.store(y + k * H + j, n);
-    });
-  }
-}
-
-void hyper_forward(const Tensor& gx, Tensor g_buf, Tensor h_all, Tensor c_all, Tensor h_hat_all,
-                   Tensor c_hat_all, Tensor z_all, Tensor d, const std::vector<Tensor>& w,
-                   double eps, double hyper_eps) {
-  const int64_t T = gx.size(0), B = gx.size(1), H = h_all.size(2), K = h_hat_all.size(2);
-  const int64_t Z = w[W_Z].size(0) / 12, ld = 4 * H + 4 * K;  // ld: a row of gx and g_buf
-  const Tensor w_h_all_t = w[W_H_ALL].t(), w_hh_t = w[W_HH].t(), w_z_t = w[W_Z].t();
-  AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "hyper_forward", [&] {
-    using T_ = scalar_t;
-    const LNCell<T_> main = ln_cell<T_>(w, LN_W, H, eps);
-    const LNCell<T_> hyper = ln_cell<T_>(w, HYPER_LN_W, K, hyper_eps);
-    const T_* b_d = w[B_D].data_ptr<T_>();
-    const T_* b_hyper = w[B_X_ALL].data_ptr<T_>() + 4 * H;  // the hyper cell's bias
-    for (int64_t t = 0; t < T; ++t) {
-      // one matmul reads h_{t-1}: [W_h h_{t-1} | the hyper cell's h-columns]
-      Tensor g_t = g_buf[t];
-      at::mm_out(g_t, h_all[t], w_h_all_t);  // [B, 4H + 4K]
-      g_t.narrow(1, 4 * H, 4 * K).addmm_(h_hat_all[t], w_hh_t);  // + h_hat_{t-1} W_hh^T
-      T_* g = g_t.data_ptr<T_>();
-      const T_* x = gx[t].data_ptr<T_>();
-      T_* c_hat_prev = c_hat_all[t].data_ptr<T_>();
-      T_* c_hat = c_hat_all[t + 1].data_ptr<T_>();
-      T_* h_hat = h_hat_all[t + 1].data_ptr<T_>();
-      for_examples(B, 4 * K, [&](int64_t b0, int64_t b1) {  // the hyper cell
-        std::vector<T_> scratch(K);
-        for (int64_t b = b0; b < b1; ++b) {
-          T_* a = g + b * ld + 4 * H;  // a_t: completed with the input term, kept for backward
-          for_each_vec<T_>(4 * K, [&](int64_t j, int64_t n) {
-            (load(a + j, n) + load(x + b * ld + 4 * H + j, n) + load(b_hyper + j, n)).store(a + j, n);
-          });
-          ln_cell_forward(hyper, a, K, c_hat_prev + b * K, c_hat + b * K, h_hat + b * K,
-                          scratch.data());
+void d_maps(const T* z, const T* w_d, const T* b_d, T* d, int64_t R, int64_t N_z, int64_t N_h) {
+  at::parallel_for(0, 12, R * N_h * N_z >= 65536 ? 1 : 12, [&](int64_t m0, int64_t m1) {
+    for (int64_t m = m0; m < m1; ++m) {
+      const T* w = w_d + m * N_z * N_h;
+      const T* zm = z + m * N_z;
+      T* dm = d + m * R * N_h;
+      for_each_vec<T>(N_h, [&](int64_t j, int64_t n) {
+        const Vec<T> zero(T(0));
+        auto finish = [&](const Vec<T>& a) {  // + b_d, for the d_b maps
+          return m >= 8 ? a + load(b_d + (m - 8) * N_h + j, n) : a;
+        };
+        int64_t r = 0;
+        for (; r + 4 <= R; r += 4) {
+          Vec<T> a[4] = {zero, zero, zero, zero};
+          for (int64_t k = 0; k < N_z; ++k) {
+            const Vec<T> wk = load(w + k * N_h + j, n);
+            for (int q = 0; q < 4; ++q) {
+              a[q] = at::vec::fmadd(Vec<T>(zm[(r + q) * 12 * N_z + k]), wk, a[q]);
+            }
+          }
+          for (int q = 0; q < 4; ++q) finish(a[q]).store(dm + (r + q) * N_h + j, n);
         }
-      });
-      // z (one matmul) and the twelve d's (one batched matmul): d [12, B, H]
-      Tensor z = z_all[t];
-      at::addmm_out(z, w[B_Z], h_hat_all[t + 1], w_z_t);  // [B, 12Z]
-      at::bmm_out(d, z.view({B, 12, Z}).transpose(0, 1), w[W_D]);
-      const T_* dp = d.data_ptr<T_>();
-      T_* c_prev = c_all[t].data_ptr<T_>();
-      T_* c = c_all[t + 1].data_ptr<T_>();
-      T_* h = h_all[t + 1].data_ptr<T_>();
-      for_examples(B, 4 * H, [&](int64_t b0, int64_t b1) {  // the main cell
-        std::vector<T_> scratch(5 * H);
-        T_* y = scratch.data();
-        for (int64_t b = b0; b < b1; ++b) {
-          main_preactivations(dp + b * H, B * H, b_d, g + b * ld, x + b * ld, H, y);
-          ln_cell_forward(main, y, H, c_prev + b * H, c + b * H, h + b * H, y + 4 * H);
+        for (; r < R; ++r) {
+          Vec<T> a = zero;
+          for (int64_t k = 0; k < N_z; ++k) {
+            a = at::vec::fmadd(Vec<T>(zm[r * 12 * N_z + k]), load(w + k * N_h + j, n), a);
+          }
+          finish(a).store(dm + r * N_h + j, n);
         }
       });
     }
   });
 }
 
+// The main cell's pre-activations of one example:
+//   y_k = d_h^k (W_h^k h_{t-1}) + d_x^k (W_x^k x_t) + d_b^k
+// d: the twelve maps d_h (4 gates), d_x (4), d_b (4) of this example, map m's row at
+// d + m * d_stride; wh, wx: this example's W_h h_{t-1} and W_x x_t, [4, N_h] each.
+template <typename T>
+void main_preactivations(const T* d, int64_t d_stride, const T* wh, const T* wx, int64_t N_h,
+                         T* y) {
+  for (int k = 0; k < 4; ++k) {
+    const T* d_h = d + k * d_stride;
+    const T* d_x = d + (4 + k) * d_stride;
+    const T* d_b = d + (8 + k) * d_stride;
+    for_each_vec<T>(N_h, [&](int64_t j, int64_t n) {
+      (load(d_h + j, n) * load(wh + k * N_h + j, n) + load(d_x + j, n) * load(wx + k * N_h + j, n) +
+       load(d_b + j, n)).store(y + k * N_h + j, n);
+    });
+  }
+}
+
+// Rows of a step's buffers: g = g_buf[t], x = gx[t] ([B, ld]); their hyper part starts at 4 N_h.
+template <typename T>
+struct StepRows {
+  T* g;
+  const T* x;
+  int64_t ld;
+};
+
+void hyper_forward(const Tensor& gx, Tensor g_buf, Tensor h_all, Tensor c_all, Tensor h_hat_all,
+                   Tensor c_hat_all, Tensor z_all, Tensor d, const std::vector<Tensor>& w,
+                   double eps, double hyper_eps) {
+  const int64_t T = gx.size(0), B = gx.size(1), N_h = h_all.size(2);
+  const int64_t N_hat = h_hat_all.size(2), N_z = w[W_Z].size(0) / 12, ld = 4 * N_h + 4 * N_hat;
+  const Tensor w_h_all_t = w[W_H_ALL].t(), w_hh_t = w[W_HH].t(), w_z_t = w[W_Z].t();
+  AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "hyper_forward", [&] {
+    using T_ = scalar_t;
+    const LNCell<T_> main = ln_cell<T_>(w, LN_W, N_h, eps);
+    const LNCell<T_> hyper = ln_cell<T_>(w, HYPER_LN_W, N_hat, hyper_eps);
+    const T_* b_hyper = w[B_X_ALL].data_ptr<T_>() + 4 * N_h;  // the hyper cell's bias
+    for (int64_t t = 0; t < T; ++t) {
+      // one matmul reads h_{t-1}: [W_h h_{t-1} | the hyper cell's h-columns]
+      Tensor g_t = g_buf[t];
+      at::mm_out(g_t, h_all[t], w_h_all_t);  // [B, 4 N_h + 4 N_hat]
+      g_t.narrow(1, 4 * N_h, 4 * N_hat).addmm_(h_hat_all[t], w_hh_t);  // + h_hat_{t-1} W_hh^T
+      const StepRows<T_> rows{g_t.data_ptr<T_>(), gx[t].data_ptr<T_>(), ld};
+      T_* c_hat_prev = c_hat_all[t].data_ptr<T_>();
+      T_* c_hat = c_hat_all[t + 1].data_ptr<T_>();
+      T_* h_hat = h_hat_all[t + 1].data_ptr<T_>();
+      for_examples(B, 4 * N_hat, [&](int64_t b0, int64_t b1) {  // the hyper cell
+        std::vector<T_> scratch(N_hat);
+        for (int64_t b = b0; b < b1; ++b) {
+          T_* a = rows.g + b * ld + 4 * N_h;  // a_t, completed with W x_t + b: kept for backward
+          const T_* x = rows.x + b * ld + 4 * N_h;
+          for_each_vec<T_>(4 * N_hat, [&](int64_t j, int64_t n) {
+            (load(a + j, n) + load(x + j, n) + load(b_hyper + j, n)).store(a + j, n);
+          });
+          ln_cell_forward(hyper, a, N_hat, c_hat_prev + b * N_hat, c_hat + b * N_hat,
+                          h_hat + b * N_hat, scratch.data());
+        }
+      });
+      // z (one matmul) and the twelve d's: d [12, B, N_h]
+      Tensor z = z_all[t];
+      at::addmm_out(z, w[B_Z], h_hat_all[t + 1], w_z_t);  // [B, 12 N_z]
+      d_maps(z.data_ptr<T_>(), w[W_D].data_ptr<T_>(), w[B_D].data_ptr<T_>(), d.data_ptr<T_>(),
+             B, N_z, N_h);
+      const T_* dp = d.data_ptr<T_>();
+      T_* c_prev = c_all[t].data_ptr<T_>();
+      T_* c = c_all[t + 1].data_ptr<T_>();
+      T_* h = h_all[t + 1].data_ptr<T_>();
+      for_examples(B, 4 * N_h, [&](int64_t b0, int64_t b1) {  // the main cell
+        std::vector<T_> scratch(5 * N_h);
+        T_* y = scratch.data();
+        for (int64_t b = b0; b < b1; ++b) {
+          main_preactivations(dp + b * N_h, B * N_h, rows.g + b * ld, rows.x + b * ld, N_h, y);
+          ln_cell_forward(main, y, N_h, c_prev + b * N_h, c + b * N_h, h + b * N_h, y + 4 * N_h);
+        }
+      });
+    }
+  });
+}
+
+void hyper_d(const Tensor& z, const Tensor& w_d, const Tensor& b_d, Tensor d) {
+  const int64_t R = z.size(0), N_z = w_d.size(1), N_h = w_d.size(2);
+  AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "hyper_d", [&] {
+    d_maps(z.data_ptr<scalar_t>(), w_d.data_ptr<scalar_t>(), b_d.data_ptr<scalar_t>(),
+           d.data_ptr<scalar_t>(), R, N_z, N_h);
+  });
+}
+
 // The main cell of one step back, for the examples b0 .. b1-1: from dh (from step t + 1),
-// d_out (through out[t]) and dc to dL/dd (dd: the twelve maps, map m's rows at dd + m * d_stride),
-// dm [B, ld] (its first 4H columns: dL/d(W_h h_{t-1})), d_wx [B, 4H] (dL/d(W_x x_t)) and
-// dc = dL/dc_{t-1}.
+// d_out (through out[t]) and dc to dL/dd (dd: the twelve maps, as d), dm [B, ld] (its first
+// 4 N_h columns: dL/d(W_h h_{t-1})), d_wx [B, 4 N_h] (dL/d(W_x x_t)) and dc = dL/dc_{t-1}.
 template <typename T>
 void main_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, const T* d,
-                        int64_t d_stride, const T* g, const T* x, int64_t ld, const T* c_prev,
-                        const T* c, const T* dh, const T* d_out, T* dc, T* dd, T* dm,
-                        T* d_wx, int64_t b0, int64_t b1) {
-  const int64_t H = p.N;
-  std::vector<T> scratch(10 * H);
-  T* y = scratch.data();  // [4, H]: the pre-activations
-  T* dh_t = y + 9 * H;  // [H]: dL/dh_t
+                        int64_t d_stride, StepRows<const T> rows, const T* c_prev, const T* c,
+                        const T* dh, const T* d_out, T* dc, T* dd, T* dm, T* d_wx, int64_t b0,
+                        int64_t b1) {
+  const int64_t N_h = p.N, ld = rows.ld;
+  std::vector<T> scratch(10 * N_h);
+  T* y = scratch.data();  // [4, N_h]: the pre-activations
+  T* dh_t = y + 9 * N_h;  // [N_h]: dL/dh_t
   for (int64_t b = b0; b < b1; ++b) {
-    const T* wh = g + b * ld;  // W_h h_{t-1}
-    const T* wx = x + b * ld;  // W_x x_t
-    main_preactivations(d + b * H, d_stride, (const T*)nullptr, wh, wx, H, y);
-    for_each_vec<T>(H, [&](int64_t j, int64_t n) {
-      (load(dh + b * H + j, n) + load(d_out + b * H + j, n)).store(dh_t + j, n);
+    const T* wh = rows.g + b * ld;  // W_h h_{t-1}
+    const T* wx = rows.x + b * ld;  // W_x x_t
+    main_preactivations(d + b * N_h, d_stride, wh, wx, N_h, y);
+    for_each_vec<T>(N_h, [&](int64_t j, int64_t n) {
+      (load(dh + b * N_h + j, n) + load(d_out + b * N_h + j, n)).store(dh_t + j, n);
     });
-    T* dy = dd + 8 * d_stride + b * H;  // dL/dy_k, which is dL/dd_b^k
-    ln_cell_backward(p, grads, y, H, c_prev + b * H, c + b * H, dh_t, dc + b * H, dy, d_stride,
-                     y + 4 * H);
-    for (int k = 0; k < 4; ++k) {  // y = d_h (W_h h) + d_x (W_x x) + d_b: the d's and W_h h
+    T* dy = dd + 8 * d_stride + b * N_h;  // dL/dy_k, which is dL/dd_b^k
+    ln_cell_backward(p, grads, y, N_h, c_prev + b * N_h, c + b * N_h, dh_t, dc + b * N_h, dy,
+                     d_stride, y + 4 * N_h);
+    for (int k = 0; k < 4; ++k) {  // y = d_h (W_h h) + d_x (W_x x) + d_b: the d's, W_h h, W_x x
       const T* dy_k = dy + k * d_stride;
-      const T* d_h = d + k * d_stride + b * H;
-      const T* d_x = d + (4 + k) * d_stride + b * H;
-      T* dd_h = dd + k * d_stride + b * H;
-      T* dd_x = dd + (4 + k) * d_stride + b * H;
-      for_each_vec<T>(H, [&](int64_t j, int64_t n) {
+      const T* d_h = d + k * d_stride + b * N_h;
+      const T* d_x = d + (4 + k) * d_stride + b * N_h;
+      T* dd_h = dd + k * d_stride + b * N_h;
+      T* dd_x = dd + (4 + k) * d_stride + b * N_h;
+      T* dm_k = dm + b * ld + k * N_h;
+      T* d_wx_k = d_wx + b * 4 * N_h + k * N_h;
+      for_each_vec<T>(N_h, [&](int64_t j, int64_t n) {
         Vec<T> v = load(dy_k + j, n);
-        (v * load(wh + k * H + j, n)).store(dd_h + j, n);
-        (v * load(wx + k * H + j, n)).store(dd_x + j, n);
-        (v * load(d_h + j, n)).store(dm + b * ld + k * H + j, n);  // dL/d(W_h h_{t-1})
-        (v * load(d_x + j, n)).store(d_wx + b * 4 * H + k * H + j, n);  // dL/d(W_x x_t)
+        (v * load(wh + k * N_h + j, n)).store(dd_h + j, n);
+        (v * load(wx + k * N_h + j, n)).store(dd_x + j, n);
+        (v * load(d_h + j, n)).store(dm_k + j, n);  // dL/d(W_h h_{t-1})
+        (v * load(d_x + j, n)).store(d_wx_k + j, n);  // dL/d(W_x x_t)
       });
     }
   }
@@ -148,55 +203,52 @@ void hyper_backward(int64_t start, int64_t end, const Tensor& d, const Tensor& g
                     Tensor dd, Tensor dz_all, Tensor dm_all, Tensor d_wx,
                     const std::vector<Tensor>& w, const std::vector<Tensor>& ln_grads, double eps,
                     double hyper_eps) {
-  const int64_t n_steps = end - start, B = gx.size(1), H = c_all.size(2), K = c_hat_all.size(2);
-  const int64_t Z = w[W_Z].size(0) / 12, ld = 4 * H + 4 * K, d_stride = n_steps * B * H;
-  const Tensor w_d_t = w[W_D].transpose(1, 2);  // [12, H, Z]
-  Tensor dz = at::empty({12, B, Z}, gx.options());
+  const int64_t n_steps = end - start, B = gx.size(1), N_h = c_all.size(2);
+  const int64_t N_hat = c_hat_all.size(2), N_z = w[W_Z].size(0) / 12, ld = 4 * N_h + 4 * N_hat;
+  const int64_t d_stride = n_steps * B * N_h;  // from one of the twelve maps to the next
+  const Tensor w_d_t = w[W_D].transpose(1, 2);  // [12, N_h, N_z]
+  Tensor dz = at::empty({12, B, N_z}, gx.options());
   // Each thread adds the layer norms' weight gradients to its own row, summed at the end:
-  // main cell's d_ln_w, d_ln_b [4H], d_ln_c_w, d_ln_c_b [H], then the hyper cell's (K).
-  const int64_t n_acc = 10 * H + 10 * K;
-  Tensor acc = at::zeros({at::get_num_threads(), n_acc}, gx.options());
+  // the main cell's d_ln_w, d_ln_b [4 N_h], d_ln_c_w, d_ln_c_b [N_h], then the hyper cell's.
+  Tensor acc = at::zeros({at::get_num_threads(), 10 * N_h + 10 * N_hat}, gx.options());
   AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "hyper_backward", [&] {
     using T_ = scalar_t;
-    const LNCell<T_> main = ln_cell<T_>(w, LN_W, H, eps);
-    const LNCell<T_> hyper = ln_cell<T_>(w, HYPER_LN_W, K, hyper_eps);
-    auto main_grads = [&](T_* a) { return LNCellGrads<T_>{a, a + 4 * H, a + 8 * H, a + 9 * H}; };
-    auto hyper_grads = [&](T_* a) {
-      a += 10 * H;
-      return LNCellGrads<T_>{a, a + 4 * K, a + 8 * K, a + 9 * K};
+    const LNCell<T_> main = ln_cell<T_>(w, LN_W, N_h, eps);
+    const LNCell<T_> hyper = ln_cell<T_>(w, HYPER_LN_W, N_hat, hyper_eps);
+    auto grads = [&](int64_t N, int64_t offset) {  // this thread's row of acc
+      T_* a = acc[at::get_thread_num()].data_ptr<T_>() + offset;
+      return LNCellGrads<T_>{a, a + 4 * N, a + 8 * N, a + 9 * N};
     };
     for (int64_t t = end - 1; t >= start; --t) {
       const int64_t s = t - start;
-      const T_* g = g_buf[t].data_ptr<T_>();
+      const StepRows<const T_> rows{g_buf[t].data_ptr<T_>(), gx[t].data_ptr<T_>(), ld};
       T_* dm = dm_all[s].data_ptr<T_>();
-      for_examples(B, 12 * H, [&](int64_t b0, int64_t b1) {  // the main cell, back to y
-        T_* a = acc[at::get_thread_num()].data_ptr<T_>();
-        main_cell_backward(main, main_grads(a), d.data_ptr<T_>() + s * B * H, d_stride, g,
-                           gx[t].data_ptr<T_>(), ld, c_all[t].data_ptr<T_>(),
-                           c_all[t + 1].data_ptr<T_>(), dh.data_ptr<T_>(),
-                           d_out[t].data_ptr<T_>(), dc.data_ptr<T_>(),
-                           dd.data_ptr<T_>() + s * B * H, dm, d_wx[s].data_ptr<T_>(), b0, b1);
+      for_examples(B, 12 * N_h, [&](int64_t b0, int64_t b1) {  // the main cell, back to y
+        main_cell_backward(main, grads(N_h, 0), d.data_ptr<T_>() + s * B * N_h, d_stride, rows,
+                           c_all[t].data_ptr<T_>(), c_all[t + 1].data_ptr<T_>(),
+                           dh.data_ptr<T_>(), d_out[t].data_ptr<T_>(), dc.data_ptr<T_>(),
+                           dd.data_ptr<T_>() + s * B * N_h, dm, d_wx[s].data_ptr<T_>(), b0, b1);
       });
       // d = z W_d + b_d and z = h_hat_t W_z^T + b_z, back to h_hat_t
-      at::bmm_out(dz, dd.select(1, s), w_d_t);  // [12, B, Z]
+      at::bmm_out(dz, dd.select(1, s), w_d_t);  // [12, B, N_z]
       Tensor dz_t = dz_all[s];
-      dz_t.view({B, 12, Z}).copy_(dz.transpose(0, 1));
+      dz_t.view({B, 12, N_z}).copy_(dz.transpose(0, 1));
       dh_hat.addmm_(dz_t, w[W_Z]);  // dL/dh_hat_t
       const T_* c_hat_prev = c_hat_all[t].data_ptr<T_>();
       const T_* c_hat = c_hat_all[t + 1].data_ptr<T_>();
-      for_examples(B, 12 * K, [&](int64_t b0, int64_t b1) {  // the hyper cell, back to a_t
-        T_* a = acc[at::get_thread_num()].data_ptr<T_>();
-        std::vector<T_> scratch(5 * K);
+      for_examples(B, 12 * N_hat, [&](int64_t b0, int64_t b1) {  // the hyper cell, back to a_t
+        const LNCellGrads<T_> hyper_grads = grads(N_hat, 10 * N_h);
+        std::vector<T_> scratch(5 * N_hat);
         for (int64_t b = b0; b < b1; ++b) {
-          ln_cell_backward(hyper, hyper_grads(a), g + b * ld + 4 * H, K, c_hat_prev + b * K,
-                           c_hat + b * K, dh_hat.data_ptr<T_>() + b * K,
-                           dc_hat.data_ptr<T_>() + b * K, dm + b * ld + 4 * H, K,
-                           scratch.data());
+          ln_cell_backward(hyper, hyper_grads, rows.g + b * ld + 4 * N_h, N_hat,
+                           c_hat_prev + b * N_hat, c_hat + b * N_hat,
+                           dh_hat.data_ptr<T_>() + b * N_hat, dc_hat.data_ptr<T_>() + b * N_hat,
+                           dm + b * ld + 4 * N_h, N_hat, scratch.data());
         }
       });
       // h_{t-1} and h_hat_{t-1}, read by this step's two recurrent matmuls (d_out is added
       // in the next step back)
-      at::mm_out(dh_hat, dm_all[s].narrow(1, 4 * H, 4 * K), w[W_HH]);
+      at::mm_out(dh_hat, dm_all[s].narrow(1, 4 * N_h, 4 * N_hat), w[W_HH]);
       at::mm_out(dh, dm_all[s], w[W_H_ALL]);
     }
   });

@@ -14,47 +14,47 @@ using at::Tensor;
 // act[t] holds i, f, g, o less the bias b on entry and sigma(i), sigma(f), tanh(g), sigma(o) on
 // return; c = sigma(f) c_prev + sigma(i) tanh(g), h = sigma(o) tanh(c). Rows [B, ...], contiguous.
 template <typename T>
-void lstm_cell(T* act, const T* b_, const T* c_prev, T* c, T* h, int64_t B, int64_t H) {
-  for_examples(B, 4 * H, [&](int64_t b0, int64_t b1) {
+void lstm_cell(T* act, const T* b_, const T* c_prev, T* c, T* h, int64_t B, int64_t N_h) {
+  for_examples(B, 4 * N_h, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
-      T* a = act + b * 4 * H;
-      const int64_t r = b * H;
-      for_each_vec<T>(H, [&](int64_t j, int64_t n) {
-        Vec<T> i = sigmoid(load(a + j, n) + load(b_ + j, n));
-        Vec<T> f = sigmoid(load(a + H + j, n) + load(b_ + H + j, n));
-        Vec<T> g = (load(a + 2 * H + j, n) + load(b_ + 2 * H + j, n)).tanh();
-        Vec<T> o = sigmoid(load(a + 3 * H + j, n) + load(b_ + 3 * H + j, n));
+      T* a = act + b * 4 * N_h;
+      const int64_t r = b * N_h;
+      for_each_vec<T>(N_h, [&](int64_t j, int64_t n) {
+        Vec<T> i = sigmoid(load(a + j, n) + load(b_ + j, n), n);
+        Vec<T> f = sigmoid(load(a + N_h + j, n) + load(b_ + N_h + j, n), n);
+        Vec<T> g = tanh(load(a + 2 * N_h + j, n) + load(b_ + 2 * N_h + j, n), n);
+        Vec<T> o = sigmoid(load(a + 3 * N_h + j, n) + load(b_ + 3 * N_h + j, n), n);
         Vec<T> c_t = f * load(c_prev + r + j, n) + i * g;
-        i.store(a + j, n), f.store(a + H + j, n), g.store(a + 2 * H + j, n);
-        o.store(a + 3 * H + j, n);
+        i.store(a + j, n), f.store(a + N_h + j, n), g.store(a + 2 * N_h + j, n);
+        o.store(a + 3 * N_h + j, n);
         c_t.store(c + r + j, n);
-        (o * c_t.tanh()).store(h + r + j, n);
+        (o * tanh(c_t, n)).store(h + r + j, n);
       });
     }
   });
 }
 
 // One step back: from dL/dh_t = dh + d_out (dh from step t + 1, d_out through out[t]) and
-// dc = dL/dc_t (from step t + 1) to the gates' gradients d_gates [B, 4H] and
+// dc = dL/dc_t (from step t + 1) to the gates' gradients d_gates [B, 4 N_h] and
 // dc = dL/dc_{t-1} (in place).
 template <typename T>
 void lstm_cell_backward(const T* act, const T* c_prev, const T* c, const T* dh, const T* d_out,
-                        T* dc, T* d_gates, int64_t B, int64_t H) {
-  for_examples(B, 4 * H, [&](int64_t b0, int64_t b1) {
+                        T* dc, T* d_gates, int64_t B, int64_t N_h) {
+  for_examples(B, 4 * N_h, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
-      const T* a = act + b * 4 * H;
-      T* dg = d_gates + b * 4 * H;
-      const int64_t r = b * H;
-      for_each_vec<T>(H, [&](int64_t j, int64_t n) {
-        Vec<T> i = load(a + j, n), f = load(a + H + j, n);
-        Vec<T> g = load(a + 2 * H + j, n), o = load(a + 3 * H + j, n);
-        Vec<T> tanh_c = load(c + r + j, n).tanh();
+      const T* a = act + b * 4 * N_h;
+      T* dg = d_gates + b * 4 * N_h;
+      const int64_t r = b * N_h;
+      for_each_vec<T>(N_h, [&](int64_t j, int64_t n) {
+        Vec<T> i = load(a + j, n), f = load(a + N_h + j, n);
+        Vec<T> g = load(a + 2 * N_h + j, n), o = load(a + 3 * N_h + j, n);
+        Vec<T> tanh_c = tanh(load(c + r + j, n), n);
         Vec<T> d_h = load(dh + r + j, n) + load(d_out + r + j, n);
         Vec<T> d_c = load(dc + r + j, n) + d_h * o * tanh_grad(tanh_c);  // dc_t
         (d_c * g * sigmoid_grad(i)).store(dg + j, n);
-        (d_c * load(c_prev + r + j, n) * sigmoid_grad(f)).store(dg + H + j, n);
-        (d_c * i * tanh_grad(g)).store(dg + 2 * H + j, n);
-        (d_h * tanh_c * sigmoid_grad(o)).store(dg + 3 * H + j, n);
+        (d_c * load(c_prev + r + j, n) * sigmoid_grad(f)).store(dg + N_h + j, n);
+        (d_c * i * tanh_grad(g)).store(dg + 2 * N_h + j, n);
+        (d_h * tanh_c * sigmoid_grad(o)).store(dg + 3 * N_h + j, n);
         (d_c * f).store(dc + r + j, n);  // dc_{t-1}
       });
     }
@@ -63,8 +63,8 @@ void lstm_cell_backward(const T* act, const T* c_prev, const T* c, const T* dh, 
 
 void lstm_forward(Tensor act, const Tensor& w_h, const Tensor& b, const Tensor& h0, Tensor c_all,
                   Tensor out) {
-  const int64_t T = act.size(0), B = act.size(1), H = w_h.size(1);
-  const Tensor w_h_t = w_h.t();  // [H, 4H]
+  const int64_t T = act.size(0), B = act.size(1), N_h = w_h.size(1);
+  const Tensor w_h_t = w_h.t();  // [N_h, 4 N_h]
   Tensor h = h0;
   for (int64_t t = 0; t < T; ++t) {
     Tensor a = act[t];
@@ -72,7 +72,7 @@ void lstm_forward(Tensor act, const Tensor& w_h, const Tensor& b, const Tensor& 
     AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "lstm_forward", [&] {
       lstm_cell<scalar_t>(a.data_ptr<scalar_t>(), b.data_ptr<scalar_t>(),
                           c_all[t].data_ptr<scalar_t>(),
-                          c_all[t + 1].data_ptr<scalar_t>(), out[t].data_ptr<scalar_t>(), B, H);
+                          c_all[t + 1].data_ptr<scalar_t>(), out[t].data_ptr<scalar_t>(), B, N_h);
     });
     h = out[t];
   }
@@ -80,14 +80,14 @@ void lstm_forward(Tensor act, const Tensor& w_h, const Tensor& b, const Tensor& 
 
 void lstm_backward(int64_t start, int64_t end, const Tensor& act, const Tensor& c_all,
                    const Tensor& w_h, const Tensor& d_out, Tensor dh, Tensor dc, Tensor d_gates) {
-  const int64_t B = act.size(1), H = w_h.size(1);
+  const int64_t B = act.size(1), N_h = w_h.size(1);
   for (int64_t t = end - 1; t >= start; --t) {
     Tensor dg = d_gates[t - start];
     AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "lstm_backward", [&] {
       lstm_cell_backward<scalar_t>(
           act[t].data_ptr<scalar_t>(), c_all[t].data_ptr<scalar_t>(),
           c_all[t + 1].data_ptr<scalar_t>(), dh.data_ptr<scalar_t>(),
-          d_out[t].data_ptr<scalar_t>(), dc.data_ptr<scalar_t>(), dg.data_ptr<scalar_t>(), B, H);
+          d_out[t].data_ptr<scalar_t>(), dc.data_ptr<scalar_t>(), dg.data_ptr<scalar_t>(), B, N_h);
     });
     at::mm_out(dh, dg, w_h);  // the part of dL/dh_{t-1} that comes through step t
   }
