@@ -1,12 +1,12 @@
-"""tools/gpu_check.py in its tiny mode on the CPU, so the GPU check cannot rot while no GPU is at hand."""
+"""tools/gpu_check.py in its tiny mode on the CPU: the GPU check cannot rot while no GPU is at
+hand."""
 
 import subprocess
 import sys
 from types import SimpleNamespace
 
-from conftest import ROOT
-
 import gpu_check
+from conftest import ROOT
 
 
 def test_tiny_gpu_check_writes_its_report(tmp_path):

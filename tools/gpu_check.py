@@ -60,7 +60,8 @@ class Report:
     def markdown(self, args) -> str:
         ok = all(part[1] for part in self.parts)
         head = [f"# GPU check: {'all parts passed' if ok else 'SOME PARTS FAILED'}", "",
-                f"{time.strftime('%Y-%m-%d %H:%M:%S')}, {time.perf_counter() - self.t0:.0f} s in all, "
+                f"{time.strftime('%Y-%m-%d %H:%M:%S')}, "
+                f"{time.perf_counter() - self.t0:.0f} s in all, "
                 f"mode {'tiny' if args.tiny else 'full'}, device {args.device}", ""]
         head += ["| part | result | seconds |", "|---|---|---|"]
         head += [f"| {t} | {'ok' if k else 'FAILED'} | {s:.0f} |" for t, k, s, _ in self.parts]
@@ -153,7 +154,8 @@ def main(argv=None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda: torch finds no GPU here")
     if args.device == "cpu" and not args.tiny:
-        p.error("no GPU here: the full check is for a GPU machine; --tiny runs its small CPU version")
+        p.error("no GPU here: the full check is for a GPU machine; --tiny runs its small CPU "
+                "version")
     device = torch.device(args.device)
     if device.type == "cpu" and args.tiny:
         torch.set_num_threads(1)

@@ -79,7 +79,8 @@ def format_table(results: Dict[str, dict]) -> str:
         return d in results and name in results[d]["times"]
 
     row("device", [d + ("" if d in results else " (none)") for d in devs])
-    for key in ("n_steps", "batch_size", "input_size", "hidden_size", "n_layers", "hyper_size", "n_z"):
+    for key in ("n_steps", "batch_size", "input_size", "hidden_size", "n_layers", "hyper_size",
+                "n_z"):
         row(f"  {key}", [results[d]["sizes"][key] if d in results else "-" for d in devs])
     names = [n for n in MODELS if any(has(d, n) for d in devs)]
     lines.append("training step (forward + backward), median ms (spread)")
@@ -139,22 +140,28 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true",
                    help="tiny sizes, 2 repeats and 1 CPU thread unless --threads says otherwise: "
                         "runs in seconds (for tests)")
-    p.add_argument("--repeats", type=int, default=None, help="timed rounds per model (default 5; quick 2)")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="timed rounds per model (default 5; quick 2)")
     p.add_argument("--steps", type=int, default=None, help="sequence length T (default 100)")
-    p.add_argument("--batch", type=int, default=None, help="batch size (default 32 on cpu, 64 on cuda)")
-    p.add_argument("--hidden", type=int, default=None, help="hidden size (default 256 on cpu, 512 on cuda)")
+    p.add_argument("--batch", type=int, default=None,
+                   help="batch size (default 32 on cpu, 64 on cuda)")
+    p.add_argument("--hidden", type=int, default=None,
+                   help="hidden size (default 256 on cpu, 512 on cuda)")
     p.add_argument("--models", default=",".join(MODELS),
                    help=f"comma-separated models to time (default: all of {','.join(MODELS)})")
     p.add_argument("--mem-steps", type=int, default=None,
-                   help="sequence length of the peak-memory step (default 2000; quick 50; 0 skips it)")
+                   help="sequence length of the peak-memory step (default 2000; quick 50; "
+                        "0 skips it)")
     p.add_argument("--mem-models", default="torch.nn.LSTM,LSTM,FastLSTM,FastHyperLSTM",
                    help="comma-separated models whose peak memory is measured (the reference "
                         "HyperLSTM is left out by default: at T=2000 it takes minutes on a CPU)")
     p.add_argument("--device", choices=("all", "cpu", "cuda"), default="all",
                    help="where to run (default: all present)")
-    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads for the CPU runs")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch.set_num_threads for the CPU runs")
     p.add_argument("--no-profile", dest="profile", action="store_false",
-                   help="skip the profiled step that measures each model's time inside matrix multiplies")
+                   help="skip the profiled step that measures each model's time inside matrix "
+                        "multiplies")
     p.add_argument("--json", action="store_true", help="print the results as JSON after the table")
     p.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--sizes-json", default=None, help=argparse.SUPPRESS)
@@ -167,7 +174,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     if args.mem_steps is None:
         args.mem_steps = 50 if args.quick else 2000
     if args.quick and args.threads is None:
-        args.threads = 1  # tiny tensors: a second thread only adds waiting, badly so on a busy machine
+        args.threads = 1  # tiny tensors: a second thread only adds waiting (badly so when busy)
     return args
 
 

@@ -37,7 +37,8 @@ def _reset_peak_rss() -> bool:
 
 
 def _peak_rss_bytes() -> int:
-    """The resident set's high-water mark: ``VmHWM`` (Linux), else ``ru_maxrss`` (the process's life)."""
+    """The resident set's high-water mark: ``VmHWM`` (Linux), else ``ru_maxrss`` (over the
+    process's life)."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
@@ -78,7 +79,8 @@ def peak_memory_here(name: str, s: Sizes, device: torch.device) -> float:
 
 
 def peak_memory(name: str, s: Sizes, device: torch.device, threads: Optional[int] = None) -> float:
-    """:func:`peak_memory_here` in a fresh subprocess (``python -m lstm_edu.bench --memory-child``)."""
+    """:func:`peak_memory_here` in a fresh subprocess
+    (``python -m lstm_edu.bench --memory-child``)."""
     cmd = [sys.executable, "-m", "lstm_edu.bench", "--memory-child", name, "--device", str(device),
            "--sizes-json", json.dumps(asdict(s))]
     if threads:

@@ -1,4 +1,5 @@
-"""Where a training step's time goes: one profiled step, split into matrix multiplies and the rest."""
+"""Where a training step's time goes: one profiled step, split into matrix multiplies and the
+rest."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ VIEWS = frozenset("aten::" + name for name in (
 
 @contextlib.contextmanager
 def _quiet_stderr():
-    """Silence file descriptor 2 (the profiler's C++ layer logs "profiler_start/stop" lines there)."""
+    """Silence file descriptor 2 (the profiler's C++ layer logs "profiler_start/stop" lines
+    there)."""
     try:
         sys.stderr.flush()
         saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
@@ -68,7 +70,8 @@ def split_profile(averages) -> Tuple[float, float, int]:
     return mat, rest, sum(e.count for e in ops if e.key not in VIEWS)
 
 
-def matmul_times(s: Sizes, device: torch.device, models: Sequence[str] = MODELS) -> Dict[str, float]:
+def matmul_times(s: Sizes, device: torch.device,
+                 models: Sequence[str] = MODELS) -> Dict[str, float]:
     """Milliseconds that one training step of each model spends inside matrix multiplies
     (``split_profile`` of a ``profile_step``): the part of its time that no reorganisation of the
     other work can remove, short of faster matrix multiplies. ``{name: ms}``."""

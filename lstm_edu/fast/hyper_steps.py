@@ -69,7 +69,7 @@ def hyper_forward(gx, g_buf, h_all, c_all, h_hat_all, c_hat_all, z_all, d,
     """
     w = HyperWeights(*w)
     T, B, _ = gx.shape
-    N_h, N_hat, N_z = h_all.shape[2], h_hat_all.shape[2], w.w_z.shape[0] // 12
+    N_h, N_hat = h_all.shape[2], h_hat_all.shape[2]
     d_h, d_x, d_b = d.view(3, 4, B, N_h).unbind(0)  # [4, B, N_h] each
     y = gx.new_empty(4, B, N_h)  # ȳ: the main gates before their layer norms
     w_h_all_t, w_hh_t, w_z_t = w.w_h_all.t(), w.w_hh.t(), w.w_z.t()

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from ..models.hyper_lstm import HyperLSTMCell
+from ..models.stack import State
 
 
 class PackedHyperCell:

@@ -177,7 +177,8 @@ inline void ln_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, co
   T* a_ifg = scratch;  // sigma(i), sigma(f), tanh(g): [3, N]
   T* c_hat = scratch + 3 * N;  // LN_c's normalised c
   T* g_c = scratch + 4 * N;  // dL/d(LN_c's normalised c)
-  // Pass 1: the gate values; o's gradient and the gradient reaching c through h = sigma(o) tanh(LN_c(c))
+  // Pass 1: the gate values; o's gradient and the gradient reaching c through
+  // h = sigma(o) tanh(LN_c(c))
   Vec<T> sum_gc(T(0)), sum_gcx(T(0)), sum_go(T(0)), sum_gox(T(0));
   for_each_vec<T>(N, [&](int64_t j, int64_t n) {
     Vec<T> a[4], y_hat[4];

@@ -1,0 +1,101 @@
+"""The fast layers' two time loops (compiled C++ and Python) agree, and a failed build falls back
+to the Python loops with a one-line notice."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from lstm_edu import HyperLSTM, LSTM
+from lstm_edu.fast import FastHyperLSTM, FastLSTM, compiled
+
+needs_compiled = pytest.mark.skipif(compiled.build() is None,
+                                    reason="the compiled loops did not build here (no compiler?)")
+
+
+def pair(kind, dtype, n_x=9, n_h=40, n_hat=24, n_z=4):
+    torch.manual_seed(0)
+    ref = LSTM(n_x, n_h, 2) if kind == "lstm" else HyperLSTM(n_x, n_h, n_hat, n_z, 2)
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.add_(0.2 * torch.randn_like(p))
+    fast = FastLSTM(n_x, n_h, 2) if kind == "lstm" else FastHyperLSTM(n_x, n_h, n_hat, n_z, 2)
+    fast.load_state_dict(ref.state_dict())
+    return ref.to(dtype), fast.to(dtype)
+
+
+def outputs_and_grads(model, x):
+    model.zero_grad()
+    x = x.clone().requires_grad_()
+    out, final = model(x)
+    (out.sin().sum() + sum((s * s).sum() for s in final)).backward()
+    return [out, *final, x.grad] + [p.grad for p in model.parameters()]
+
+
+@needs_compiled
+@pytest.mark.parametrize("kind", ["lstm", "hyper"])
+def test_compiled_and_python_loops_agree(kind):
+    """float64, 300 examples: enough rows that the compiled loops split them between threads."""
+    _, fast = pair(kind, torch.float64)
+    x = torch.randn(7, 300, 9, dtype=torch.float64)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        got = outputs_and_grads(fast, x)
+        compiled.use_compiled(False)
+        want = outputs_and_grads(fast, x)
+    finally:
+        compiled.use_compiled(True)
+        torch.set_num_threads(threads)
+    for a, b in zip(got, want):
+        assert (a - b).abs().max().item() <= 1e-10 * max(1.0, b.abs().max().item())
+
+
+@needs_compiled
+def test_describe_names_the_loops():
+    assert compiled.describe().startswith("compiled C++ loops")
+    compiled.use_compiled(False)
+    try:
+        assert compiled.describe().startswith("Python loops")
+        assert compiled.loops_for(torch.zeros(1)) is None
+    finally:
+        compiled.use_compiled(True)
+    assert compiled.loops_for(torch.zeros(1)) is compiled.build()
+
+
+FALLBACK = """
+import torch
+from lstm_edu import HyperLSTM, LSTM
+from lstm_edu.fast import FastHyperLSTM, FastLSTM, compiled
+torch.manual_seed(0)
+for ref, fast in ((LSTM(5, 7, 2), FastLSTM(5, 7, 2)),
+                  (HyperLSTM(5, 7, 4, 3, 2), FastHyperLSTM(5, 7, 4, 3, 2))):
+    fast.load_state_dict(ref.state_dict())
+    x = torch.randn(6, 3, 5)
+    diffs = []
+    for model in (ref, fast):
+        out = model(x)[0]
+        out.sum().backward()
+        diffs.append([out] + [p.grad for p in model.parameters()])
+    print(max(((a - b).abs().max() / b.abs().max().clamp_min(1)).item() for a, b in zip(*diffs)))
+print(compiled.describe())
+"""
+
+
+def test_a_failed_build_falls_back_with_a_one_line_notice(tmp_path):
+    """A compiler that does not exist (``CXX``) and an empty cache: the build fails, one line on
+    stderr says so, and the Python loops compute the reference's results."""
+    env = dict(os.environ, CXX=str(tmp_path / "no-such-compiler"),
+               LSTM_EDU_CACHE=str(tmp_path / "cache"), LSTM_EDU_COMPILED="1")
+    res = subprocess.run([sys.executable, "-c", FALLBACK], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    notices = [line for line in res.stderr.splitlines() if line.startswith("lstm_edu.fast:")]
+    assert len(notices) == 2, res.stderr  # "compiling ... once", then the failure
+    assert "could not build the compiled loops" in notices[1]
+    assert "using the pure-PyTorch loops" in notices[1]
+    *diffs, described = res.stdout.strip().splitlines()
+    assert all(float(d) < 1e-5 for d in diffs), diffs
+    assert described.startswith("Python loops (the compiled loops did not build")
