@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from lstm_edu import HyperLSTM, LSTM
+from lstm_edu import LSTM, HyperLSTM
 from lstm_edu.fast import FastHyperLSTM, FastLSTM, compiled
 
 needs_compiled = pytest.mark.skipif(compiled.build() is None,
