@@ -2,6 +2,7 @@
 #   make book      environment + offline web assets + _build/html (stored outputs, warnings are errors)
 #   make test      the same, then every test: package, stored notebooks, nbval, book, browser
 #   make execute   re-run chapters and store outputs: make execute NB="book/02_lstm_cell.ipynb" SIZE=quick DEVICE=cpu
+#                  (SIZE=quick|medium|full; CACHE=off retrains every run instead of using the run cache)
 # TOC=path/to/toc.yml builds and tests another table of contents (default _toc.yml).
 # GPU machine with torch but no Jupyter: `make wheels` here, then tools/README.md.
 
@@ -20,6 +21,8 @@ DEVICE ?=
 NB ?=
 CHROMIUM ?= /usr/bin/chromium
 export BOOK_TOC := $(TOC)
+# Local copies of downloadable corpora (Tiny Shakespeare) for machines without internet: ../shared/data.
+export LSTM_EDU_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -78,7 +81,7 @@ test-browser: $(ENV_STAMP) chromium
 
 # --- execute chapters and store their outputs ------------------------------------------------------
 execute: $(ENV_STAMP)
-	$(PY) tools/execute.py --size $(SIZE) $(if $(DEVICE),--device $(DEVICE)) $(NB)
+	$(PY) tools/execute.py --size $(SIZE) $(if $(DEVICE),--device $(DEVICE)) $(if $(filter off,$(CACHE)),--no-cache) $(NB)
 
 # Wheels for running tools/execute.py on a machine with python3 + torch but no Jupyter (tools/README.md).
 WHEELS_PYTHON ?= 3.12

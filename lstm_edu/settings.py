@@ -104,3 +104,25 @@ def closing_line() -> str:
     took = f"{minutes} min {rest} s" if minutes else f"{seconds:.1f} s"
     return (f"This chapter ran at size={SIZE} on device={DEVICE} ({device_name()}) with torch "
             f"{torch.__version__} in {took} of wall time.")
+
+
+class _Text:
+    """A string whose repr is itself, so that ``{glue:text}`` shows it without quotes."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def glue(name: str, value: object) -> object:
+    """Hand ``value`` to the book's prose as ``{glue:text}`name``` (myst-nb's ``glue``, not shown in
+    the cell's output), and return it. Outside the book build (no myst-nb, e.g. Colab) it only
+    returns the value: the printed outputs carry the same numbers."""
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return value
+    myst_glue(name, _Text(value) if isinstance(value, str) else value, display=False)
+    return value
