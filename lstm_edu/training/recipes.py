@@ -30,6 +30,24 @@ CHAR_LM: Dict[str, Dict[str, Any]] = {
 }
 
 
+# Characters of the standard library's source a size trains on (None: all of it).
+CORPUS_CHARS: Dict[str, Optional[int]] = {"quick": 1_000_000, "medium": None, "full": None}
+
+
+def stdlib_data(size: Optional[str] = None) -> Tuple[Any, CharVocab, torch.Tensor, torch.Tensor]:
+    """Chapter 4's data: ``(corpus, vocab, train_ids, val_ids)``. The vocabulary holds every
+    character of the standard library's source; the text is its first ``CORPUS_CHARS[size]``
+    characters, of which the last 10 % are the validation text."""
+    from .corpora import python_stdlib_source
+    from .data import train_val_split
+
+    corpus = python_stdlib_source()
+    n = CORPUS_CHARS[size or settings.SIZE]
+    vocab = CharVocab.from_text(corpus.text)
+    train_ids, val_ids = train_val_split(vocab.encode(corpus.text if n is None else corpus.text[:n]), 0.1)
+    return corpus, vocab, train_ids, val_ids
+
+
 def set_forget_bias(lstm: nn.Module, value: float = 1.0) -> nn.Module:
     """Set the forget gate's bias of every :class:`lstm_edu.LSTMCell` in ``lstm`` to ``value``.
 
@@ -83,4 +101,4 @@ def char_lm(vocab: CharVocab, train_ids: torch.Tensor, val_ids: torch.Tensor, si
     return model, hist, sizes
 
 
-__all__ = ["CHAR_LM", "set_forget_bias", "build_char_lm", "char_lm"]
+__all__ = ["CHAR_LM", "CORPUS_CHARS", "stdlib_data", "set_forget_bias", "build_char_lm", "char_lm"]
