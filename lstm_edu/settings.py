@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import time
 from typing import Optional, TypeVar
 
@@ -88,6 +89,9 @@ def describe() -> str:
     """One line for the top of a chapter: size, device, torch version. Starts the chapter's clock."""
     global _started
     _started = time.perf_counter()
+    cache = sys.modules.get("lstm_edu.training.runcache")
+    if cache is not None:
+        cache.SECONDS.update(trained=0.0, loaded=0.0)
     return f"size={SIZE} (LSTM_EDU_SIZE), device={DEVICE} ({device_name()}), torch {torch.__version__}"
 
 
@@ -96,14 +100,22 @@ def elapsed() -> float:
     return time.perf_counter() - _started
 
 
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{seconds:.1f} s"
+
+
 def closing_line() -> str:
     """The chapter's last line: size, device and its name, torch version, and the wall time since
-    the settings cell, e.g. ``size=medium, device=cpu (CPU), torch 2.13.0, 12 min 3 s``."""
-    seconds = elapsed()
-    minutes, rest = divmod(round(seconds), 60)
-    took = f"{minutes} min {rest} s" if minutes else f"{seconds:.1f} s"
-    return (f"This chapter ran at size={SIZE} on device={DEVICE} ({device_name()}) with torch "
-            f"{torch.__version__} in {took} of wall time.")
+    the settings cell; when trained runs were loaded from the run cache, also how long they had
+    taken to train (so the line tells what the chapter costs without the cache)."""
+    line = (f"This chapter ran at size={SIZE} on device={DEVICE} ({device_name()}) with torch "
+            f"{torch.__version__} in {_duration(elapsed())} of wall time")
+    cache = sys.modules.get("lstm_edu.training.runcache")
+    if cache is not None and cache.SECONDS["loaded"] > 0:
+        line += (f"; it loaded trained runs from the run cache that had taken "
+                 f"{_duration(cache.SECONDS['loaded'])} to train")
+    return line + "."
 
 
 class _Text:

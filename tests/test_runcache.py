@@ -55,8 +55,10 @@ def test_a_hit_loads_the_trained_weights_and_history_without_training(tmp_path):
     assert fn.calls == 1 and len(list((tmp_path / "runs").glob("*.pt"))) == 1
     fresh = model()
     assert not torch.equal(fresh.head.weight, trained.head.weight)
+    before = runcache.SECONDS["loaded"]
     again = go(fn, tmp_path, fresh)
     assert fn.calls == 1, "a hit must not train"
+    assert runcache.SECONDS["loaded"] > before, "the training time of a hit is counted"
     assert again == hist
     for (name, a), b in zip(trained.state_dict().items(), fresh.state_dict().values()):
         assert torch.equal(a, b), name

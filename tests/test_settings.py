@@ -37,3 +37,15 @@ def test_closing_line_names_size_device_torch_and_time(monkeypatch):
     assert f"size={settings.SIZE}" in line and str(settings.DEVICE) in line
     assert settings.device_name() in line and torch.__version__ in line
     assert "2 min 5 s" in line
+
+
+def test_closing_line_reports_training_loaded_from_the_run_cache(monkeypatch):
+    from lstm_edu.training import runcache
+
+    settings.describe()
+    assert runcache.SECONDS == {"trained": 0.0, "loaded": 0.0}
+    assert "run cache" not in settings.closing_line()
+    runcache.SECONDS["loaded"] += 754.0
+    assert "had taken 12 min 34 s to train" in settings.closing_line()
+    settings.describe()
+    assert runcache.SECONDS["loaded"] == 0.0

@@ -209,3 +209,13 @@ def test_last_fifth_improvement():
     assert last_fifth_improvement([0, 10, 20], [3.0, 3.0, 3.0]) == 0.0
     with pytest.raises(ValueError, match="two"):
         last_fifth_improvement([0], [1.0])
+
+
+def test_fit_cosine_schedule_ends_at_a_tenth():
+    model = SequenceRegressor(LSTM(2, 8, 1))
+    batch = adding_problem(5, 4, torch.Generator().manual_seed(0))
+    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    fit(model, lambda step: batch, steps=4, optimizer=opt, schedule="cosine", progress=False)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.002)
+    with pytest.raises(ValueError, match="'constant' or 'cosine'"):
+        fit(model, lambda step: batch, steps=4, schedule="step", progress=False)

@@ -43,6 +43,9 @@ import torch
 from torch import nn
 
 OFF_VALUES = ("off", "0", "no", "false", "none")
+# Seconds of training done here and loaded from the cache since the chapter's settings cell
+# (settings.describe() resets them; settings.closing_line() reports them).
+SECONDS = {"trained": 0.0, "loaded": 0.0}
 # Arguments that change what is printed, never what is trained: left out of the key.
 NOT_IN_KEY = ("progress", "desc", "print_samples")
 
@@ -188,6 +191,7 @@ def run(fn: Callable[..., Dict[str, Any]], model: nn.Module, *args: Any,
         entry = _load(path, config, model)
         if entry is not None:
             model.eval()
+            SECONDS["loaded"] += float(entry["seconds"])
             if verbose:
                 print(f"run cache: loaded {path.name} (trained in {entry['seconds']:.0f} s on "
                       f"{entry['device']}, stored {entry['stored']})")
@@ -195,6 +199,7 @@ def run(fn: Callable[..., Dict[str, Any]], model: nn.Module, *args: Any,
     start = time.perf_counter()
     history = fn(model, *args, **kwargs)
     seconds = time.perf_counter() - start
+    SECONDS["trained"] += seconds
     if path is not None and not history.get("stopped_early"):
         path.parent.mkdir(parents=True, exist_ok=True)
         entry = {"config": json.dumps(config, sort_keys=True), "model": model.state_dict(),

@@ -142,11 +142,12 @@ def fit(model: nn.Module, make_batch: Callable[[int], Tuple[torch.Tensor, torch.
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.mse_loss,
         eval_batch: Optional[Tuple[torch.Tensor, torch.Tensor]] = None, eval_every: int = 50,
         device: Union[str, torch.device, None] = None, optimizer: Optional[torch.optim.Optimizer] = None,
-        progress: bool = True, desc: str = "training") -> Dict[str, List[float]]:
+        schedule: str = "constant", progress: bool = True, desc: str = "training") -> Dict[str, List[float]]:
     """Train ``model`` with Adam on batches ``make_batch(step) -> (x, y)`` for ``steps`` steps.
 
     ``model(x)`` must return a tensor shaped like ``y``; the loss is ``loss_fn(model(x), y)``.
-    Gradients are clipped to norm ``clip`` (``None``: no clipping). Every ``eval_every`` steps (and
+    Gradients are clipped to norm ``clip`` (``None``: no clipping); ``schedule="cosine"`` decays the
+    learning rate along a cosine to a tenth of its start value over the ``steps``. Every ``eval_every`` steps (and
     at the first and last) the loss on the fixed ``eval_batch`` is measured without gradients.
 
     Returns a history ``{"step", "loss", "eval_step", "eval_loss"}`` of plain lists. A NaN or
@@ -171,10 +172,14 @@ def fit(model: nn.Module, make_batch: Callable[[int], Tuple[torch.Tensor, torch.
 
     model.train()
     evaluate(0)
+    base_lrs = [group["lr"] for group in opt.param_groups]
+    _lr_factor(schedule, 1, steps)  # a wrong schedule name fails here, before any work
     bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress, mininterval=1.0)
     step = 0
     try:
         for step in bar:
+            for group, base_lr in zip(opt.param_groups, base_lrs):
+                group["lr"] = base_lr * _lr_factor(schedule, step, steps)
             x, y = (t.to(device) for t in make_batch(step))
             loss = loss_fn(model(x), y)
             value = _check_finite(loss, step, hist["loss"][-1] if hist["loss"] else None, hist)
