@@ -11,7 +11,7 @@ from typing import Callable
 import torch
 
 from ..models.hyper_lstm import explicit_matvec, row_scaling_matvec, weight_tensor_from_row_scaling
-from ..models.hypernet import saved_bytes
+from ..measure import saved_bytes
 from . import Hint, attempt, compare, run_checker
 
 
