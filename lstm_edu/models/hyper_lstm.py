@@ -1,6 +1,6 @@
 r"""The HyperLSTM (Ha, Dai & Le, *HyperNetworks*, 2016): an LSTM whose weights a smaller LSTM rescales.
 
-Notation (the second seed's and the paper's):
+Notation (the paper's):
 
 - ``x_t`` input, ``h, c`` the main LSTM's states (``hidden_size`` = :math:`N_h`);
 - ``h_hat, c_hat`` the hyper cell's states (``hyper_size``), the hyper cell reading
@@ -16,11 +16,10 @@ Gate :math:`k \in \{i, f, g, o\}`:
 .. math::
     k_t = LN_k\big(d_h^k(z_h^k) \odot (W_{hd}^k h_{t-1}) + d_x^k(z_x^k) \odot (W_{xd}^k x_t) + d_b^k(z_b^k)\big)
 
-where :math:`d_h^k(z_h^k) \odot (W_{hd}^k h_{t-1})` is the dynamic weight
-:math:`W_h^k = \mathrm{diag}(d_h^k) W_{hd}^k` applied to :math:`h_{t-1}` without ever being built.
-
 then the LSTM update :math:`c_t = \sigma(f_t) \odot c_{t-1} + \sigma(i_t) \odot \tanh(g_t)`,
-:math:`h_t = \sigma(o_t) \odot \tanh(LN_c(c_t))`.
+:math:`h_t = \sigma(o_t) \odot \tanh(LN_c(c_t))`. The term
+:math:`d_h^k(z_h^k) \odot (W_{hd}^k h_{t-1})` is the dynamic weight
+:math:`W_h^k = \mathrm{diag}(d_h^k) W_{hd}^k` applied to :math:`h_{t-1}` without ever being built.
 """
 
 from __future__ import annotations
