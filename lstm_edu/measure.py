@@ -29,8 +29,9 @@ def count_parameters(module: nn.Module) -> int:
 def closest_size(count: Callable[[int], int], target: int, lo: int = 1, hi: int = 4096) -> int:
     """The size ``n`` in ``[lo, hi]`` whose ``count(n)`` is closest to ``target``.
 
-    ``count`` must grow with ``n`` (e.g. ``lambda n: count_parameters(CharLM(LSTM(E, n, 1), V, E))``);
-    a bisection finds the crossing, so ``count`` is called about ``log2(hi - lo)`` times.
+    ``count`` must grow with ``n``, e.g.
+    ``lambda n: count_parameters(CharLM(LSTM(E, n, 1), V, E))``; a bisection finds the crossing,
+    so ``count`` is called about ``log2(hi - lo)`` times.
     """
     if lo > hi:
         raise ValueError(f"lo must be at most hi, got lo={lo}, hi={hi}")
@@ -77,9 +78,9 @@ def saved_bytes(fn: Callable[[], torch.Tensor], exclude: Iterable[torch.Tensor] 
     """Bytes of the tensors autograd keeps for the backward pass while ``fn()`` runs forward.
 
     This is the activation memory a training step holds between forward and backward; it is
-    measured by recording every tensor autograd saves (``torch.autograd.graph.saved_tensors_hooks``),
-    each storage counted once. Storages of the tensors in ``exclude`` (the parameters, which exist
-    anyway) are not counted.
+    measured by recording every tensor autograd saves
+    (``torch.autograd.graph.saved_tensors_hooks``), each storage counted once. Storages of the
+    tensors in ``exclude`` (the parameters, which exist anyway) are not counted.
     """
     skip = {t.untyped_storage().data_ptr() for t in exclude}
     seen: Dict[int, int] = {}

@@ -23,7 +23,8 @@ import torch  # noqa: E402
 
 @pytest.fixture
 def one_thread():
-    """Small tensors on a shared 2-core machine: one thread is many times faster than two fighting."""
+    """Small tensors on a shared 2-core machine: one thread is many times faster than two
+    fighting."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -1,7 +1,6 @@
 """Chapter 1's checker accepts the reference solution and answers wrong attempts with a hint."""
 
 from checker_cases import assert_stubs_and_crashes_give_hints, check
-
 from lstm_edu.exercises import ch01
 
 

@@ -1,8 +1,8 @@
 """Chapter 3's checker accepts the reference solution and answers wrong attempts with a hint."""
 
 import torch
-from checker_cases import assert_stubs_and_crashes_give_hints, check
 
+from checker_cases import assert_stubs_and_crashes_give_hints, check
 from lstm_edu.exercises import ch03
 
 

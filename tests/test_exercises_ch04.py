@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from checker_cases import WRONG_KINDS, crash, stub
 
+from checker_cases import WRONG_KINDS, crash, stub
 from lstm_edu.exercises import ch04
 
 
@@ -17,11 +17,11 @@ def bpc_right(logits, targets):
 @pytest.mark.parametrize("fn, hint", [
     (stub, "NotImplementedError"),
     (crash, "ZeroDivisionError"),
-    (lambda l, t: F.cross_entropy(l.reshape(-1, l.shape[-1]), t.reshape(-1)), "nats"),
-    (lambda l, t: -bpc_right(l, t), "sign"),
-    (lambda l, t: bpc_right(l, t) * t.numel(), "sum"),
-    (lambda l, t: -torch.gather(l, 2, t.unsqueeze(-1)).mean() / math.log(2), "log_softmax"),
-    (lambda l, t: l.mean(-1), "scalar"),
+    (lambda z, t: F.cross_entropy(z.reshape(-1, z.shape[-1]), t.reshape(-1)), "nats"),
+    (lambda z, t: -bpc_right(z, t), "sign"),
+    (lambda z, t: bpc_right(z, t) * t.numel(), "sum"),
+    (lambda z, t: -torch.gather(z, 2, t.unsqueeze(-1)).mean() / math.log(2), "log_softmax"),
+    (lambda z, t: z.mean(-1), "scalar"),
     ("not a function", "expected a function"),
 ])
 def test_bits_per_char_hints(capsys, fn, hint):
@@ -60,7 +60,7 @@ def test_any_wrong_kind_of_answer_gets_a_hint_not_a_traceback(capsys, check, fn,
 
 
 @pytest.mark.parametrize("check, fn, hint", [
-    (ch04.check_bits_per_char, lambda l, t: torch.tensor(float("nan")), "nan or inf"),
+    (ch04.check_bits_per_char, lambda z, t: torch.tensor(float("nan")), "nan or inf"),
     (ch04.check_temperature_probs, lambda z, t: torch.full_like(z, float("nan")), "nan or inf"),
 ])
 def test_non_finite_and_complex_answers_are_named(capsys, check, fn, hint):

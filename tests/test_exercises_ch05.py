@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-from checker_cases import WRONG_KINDS, stub
 
+from checker_cases import WRONG_KINDS, stub
 from lstm_edu.exercises import ch05
 
 
@@ -58,7 +58,8 @@ def test_any_wrong_kind_of_answer_gets_a_hint_not_a_traceback(capsys, check, fn,
 @pytest.mark.parametrize("check, fn, hint", [
     (ch05.check_correlations, lambda a, f: torch.full((a.shape[1],), float("inf")), "nan or inf"),
     (ch05.check_saturation, lambda g: (torch.full((5,), float("nan")),) * 2, "nan or inf"),
-    (ch05.check_correlations, lambda a, f: torch.zeros(a.shape[1], dtype=torch.complex64), "complex"),
+    (ch05.check_correlations, lambda a, f: torch.zeros(a.shape[1], dtype=torch.complex64),
+     "complex"),
 ])
 def test_non_finite_and_complex_answers_are_named(capsys, check, fn, hint):
     assert check(fn) is False

@@ -15,7 +15,8 @@ def test_colored_text_html_escapes_and_colours():
 
 
 def test_colored_text_html():
-    out = colored_text_html("a<b\nc", [0.0, 1.0, float("nan"), 0.5, 2.0], vmin=0.0, vmax=2.0, label="Δ")
+    out = colored_text_html("a<b\nc", [0.0, 1.0, float("nan"), 0.5, 2.0], vmin=0.0, vmax=2.0,
+                            label="Δ")
     assert out.count("<span style=\"background") >= 5
     assert "&lt;" in out and "<b\n" not in out  # escaped
     assert "↵" in out and "<br>" in out

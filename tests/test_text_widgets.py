@@ -1,4 +1,4 @@
-"""lstm_edu.display.text_widgets: the cell browser (chapter 5) and the change explorer (chapter 8)."""
+"""lstm_edu.display.text_widgets: the cell browser (chapter 5), the change explorer (chapter 8)."""
 
 import pytest
 import torch
@@ -33,7 +33,8 @@ def test_change_explorer_structure():
     assert isinstance(outer, ipywidgets.Stack) and len(outer.children) == 2
     assert all(len(s.children) == 4 for s in outer.children)
     assert "layer 1, forget gate f" in outer.children[1].children[1].value
-    assert [o[0] for o in gate_pick.options] == ["input gate i", "forget gate f", "candidate g", "output gate o"]
+    assert [o[0] for o in gate_pick.options] == ["input gate i", "forget gate f", "candidate g",
+                                                  "output gate o"]
     with pytest.raises(ValueError):
         change_explorer("hi", ch)
 

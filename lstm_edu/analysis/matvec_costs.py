@@ -26,7 +26,8 @@ def matvec_param_counts(n_h: int, n_z: int) -> Dict[str, int]:
     r"""Parameters needed to generate one :math:`N_h \times N_h` dynamic weight from :math:`z`.
 
     - explicit: :math:`W_{hz}`, :math:`N_h \cdot N_h \cdot N_z`;
-    - row scaling: :math:`W_{hd}` (:math:`N_h \cdot N_h`) and :math:`W_{dz}` (:math:`N_h \cdot N_z`).
+    - row scaling: :math:`W_{hd}` (:math:`N_h \cdot N_h`) and :math:`W_{dz}`
+      (:math:`N_h \cdot N_z`).
     """
     check_size("n_h", n_h)
     check_size("n_z", n_z)

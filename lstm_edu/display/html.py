@@ -14,7 +14,7 @@ from typing import Callable, Optional, Sequence, Tuple, Union
 
 import torch
 
-#: A colour as CSS text, and the same colour as ``(r, g, b)`` in ``[0, 1]`` (to pick the text colour).
+#: A colour as CSS text, and the same colour as ``(r, g, b)`` in ``[0, 1]`` (for the text colour).
 Colour = Tuple[str, Tuple[float, float, float]]
 
 
@@ -38,7 +38,7 @@ def _diverging(value: float, lo: float, hi: float) -> Colour:
 
 
 def _colormap(name: str) -> Callable[[float, float, float], Colour]:
-    """A matplotlib colormap as a colour scale from ``lo`` (its first colour) to ``hi`` (its last)."""
+    """A matplotlib colormap as a colour scale: its first colour at ``lo``, its last at ``hi``."""
     import matplotlib  # drawing stays out of the models; imported here only
 
     cmap = matplotlib.colormaps[name]
@@ -91,7 +91,8 @@ def colored_text_html(text: str, values: Union[Sequence[float], torch.Tensor],
         else:
             style, tip = "background:#ffffff;color:#000000", f"{label}: n/a"
         shown = "↵" if ch == "\n" else ch
-        parts.append(f'<span style="{style}" title="{html.escape(tip)}">{html.escape(shown)}</span>')
+        tip, shown = html.escape(tip), html.escape(shown)
+        parts.append(f'<span style="{style}" title="{tip}">{shown}</span>')
         if ch == "\n":
             parts.append("<br>")
     stops = ",".join(colour(lo + q * (hi - lo) / 10, lo, hi)[0] for q in range(11))

@@ -117,7 +117,7 @@ def change_explorer(text: str, changes: Union[torch.Tensor, Dict[str, torch.Tens
     links.append(widgets.jslink((measure_pick, "index"), (outer, "selected_index")))
     picks = [layer_pick, gate_pick] if len(measures) == 1 else [measure_pick, layer_pick, gate_pick]
     box = widgets.VBox([widgets.HBox(picks), outer])
-    box.links = links  # the browser-side links (kept for inspection; the saved state holds them too)
+    box.links = links  # the browser-side links (for inspection; the saved state holds them too)
     return box
 
 

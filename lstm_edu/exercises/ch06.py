@@ -10,13 +10,14 @@ from typing import Callable
 
 import torch
 
-from ..models.hyper_lstm import explicit_matvec, row_scaling_matvec, weight_tensor_from_row_scaling
 from ..measure import saved_bytes
+from ..models.hyper_lstm import explicit_matvec, row_scaling_matvec, weight_tensor_from_row_scaling
 from . import Hint, attempt, compare, run_checker
 
 
 def _close(a: object, b: torch.Tensor) -> bool:
-    return isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(a.detach().float(), b, atol=1e-5, rtol=1e-4)
+    return (isinstance(a, torch.Tensor) and a.shape == b.shape
+            and torch.allclose(a.detach().float(), b, atol=1e-5, rtol=1e-4))
 
 
 def check_row_scaling(fn: Callable[..., torch.Tensor]) -> bool:
@@ -39,33 +40,41 @@ def check_row_scaling(fn: Callable[..., torch.Tensor]) -> bool:
         got = attempt(fn, w_hd.clone(), w_dz.clone(), z.clone(), h.clone(), what="your function")
         d = z @ w_dz.T  # [B, N_h]
         if _close(got, h @ w_hd.T):
-            raise Hint("you returned W_hd h unscaled: multiply it element by element by d(z) = W_dz z")
+            raise Hint("you returned W_hd h unscaled: multiply it element by element by "
+                       "d(z) = W_dz z")
         if _close(got, (d * h) @ w_hd.T):
-            raise Hint("you scaled the columns of W_hd (W_hd (d ⊙ h)); row scaling multiplies the result: d ⊙ (W_hd h)")
+            raise Hint("you scaled the columns of W_hd (W_hd (d ⊙ h)); row scaling multiplies the "
+                       "result: d ⊙ (W_hd h)")
         if _close(got, d * (h @ w_hd)):
-            raise Hint("W_hd is used transposed: for a batch of rows h [B, N_h], W_hd h is h @ w_hd.T")
+            raise Hint("W_hd is used transposed: for a batch of rows h [B, N_h], W_hd h is "
+                       "h @ w_hd.T")
         if _close(got, z @ w_dz.T):
             raise Hint("you returned d(z) itself; W_h h is d(z) ⊙ (W_hd h)")
-        compare("your result", got, want, hint="W_h h = d(z) ⊙ (W_hd h) with d(z) = W_dz z, i.e. (z @ w_dz.T) * (h @ w_hd.T)")
+        compare("your result", got, want, hint="W_h h = d(z) ⊙ (W_hd h) with d(z) = W_dz z, i.e. "
+                                               "(z @ w_dz.T) * (h @ w_hd.T)")
         # Right numbers: now make sure W_h was never built (the whole point of the trick). This runs
         # at a larger N_h, where a [B, N_h, N_h] weight dwarfs everything a correct answer keeps
         # (even one that works in float64), with the inputs requiring gradients as in training.
         n_h, batch = 64, 4
-        params = [torch.randn(n_h, n_h, generator=g).requires_grad_(), torch.randn(n_h, n_z, generator=g).requires_grad_()]
+        params = [torch.randn(n_h, n_h, generator=g).requires_grad_(),
+                  torch.randn(n_h, n_z, generator=g).requires_grad_()]
         z_big = torch.randn(batch, n_z, generator=g)
         h_big = torch.randn(batch, n_h, generator=g).requires_grad_()
         full = batch * n_h * n_h * h.element_size()
-        used = attempt(saved_bytes, lambda: fn(params[0], params[1], z_big, h_big), exclude=params + [h_big, z_big],
+        used = attempt(saved_bytes, lambda: fn(params[0], params[1], z_big, h_big),
+                       exclude=params + [h_big, z_big],
                        what="your function, called with inputs that require gradients,")
         if used >= full:
-            raise Hint(f"the values are right, but for N_h = {n_h}, B = {batch} your function keeps {used:,} bytes "
-                       f"for the backward pass, as much as a full [B, N_h, N_h] weight ({full:,} bytes): "
-                       "compute W_hd h first and scale the result, without forming d[:, :, None] * W_hd")
+            raise Hint(f"the values are right, but for N_h = {n_h}, B = {batch} your function "
+                       f"keeps {used:,} bytes for the backward pass, as much as a full "
+                       f"[B, N_h, N_h] weight ({full:,} bytes): compute W_hd h first and scale "
+                       "the result, without forming d[:, :, None] * W_hd")
 
     return run_checker("row scaling d(z) ⊙ (W_hd h)", body)
 
 
-def reference_row_scaling(w_hd: torch.Tensor, w_dz: torch.Tensor, z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+def reference_row_scaling(w_hd: torch.Tensor, w_dz: torch.Tensor, z: torch.Tensor,
+                          h: torch.Tensor) -> torch.Tensor:
     """The reference answer (the same as :func:`lstm_edu.row_scaling_matvec`)."""
     return row_scaling_matvec(w_hd, w_dz, z, h)
 

@@ -29,7 +29,8 @@ from .checks import check_size
 # ---------------------------------------------------------------------------------------------
 
 class KernelHyperNetwork(nn.Module):
-    r"""Generates one convolution kernel from a layer embedding :math:`z_j` (the paper's two-layer generator).
+    r"""Generates one convolution kernel from a layer embedding :math:`z_j` (the paper's two-layer
+    generator).
 
     Two linear layers. The first turns :math:`z_j` into one vector :math:`a_i` per input channel,
     the second turns each :math:`a_i` into that input channel's slice of the kernel:
@@ -61,12 +62,14 @@ class KernelHyperNetwork(nn.Module):
         with torch.no_grad():
             nn.init.normal_(self.w_in.weight, 0.0, 1.0 / math.sqrt(n_z))
             self.w_in.bias.zero_()
-            nn.init.normal_(self.w_out.weight, 0.0, math.sqrt(2.0 / (channels * kernel_size ** 2)) / math.sqrt(d))
+            std = math.sqrt(2.0 / (channels * kernel_size ** 2)) / math.sqrt(d)
+            nn.init.normal_(self.w_out.weight, 0.0, std)
             self.w_out.bias.zero_()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.shape != (self.n_z,):
-            raise ValueError(f"z must be one layer embedding of shape [{self.n_z}], got {list(z.shape)}")
+            raise ValueError(f"z must be one layer embedding of shape [{self.n_z}], "
+                             f"got {list(z.shape)}")
         c, k = self.channels, self.kernel_size
         a = self.w_in(z).view(c, self.d)  # a_i for every input channel i: [C_in, d]
         kernel = self.w_out(a)  # K_j^i: [C_in, C_out k k]
@@ -77,17 +80,19 @@ class HyperCNN(nn.Module):
     r"""A small CNN whose ``n_layers`` middle convolutions get their kernels from a hypernetwork.
 
     ``stem`` (an ordinary ``Conv2d(in_channels, channels, 3)``) → ``n_layers`` residual
-    blocks ``h + relu(conv2d(h, K_j))`` with :math:`K_j` = ``hyper(z[j])`` → global max pool → ``head``.
+    blocks ``h + relu(conv2d(h, K_j))`` with :math:`K_j` = ``hyper(z[j])`` → global max pool →
+    ``head``.
     The layer embeddings ``z`` (``[n_layers, N_z]``) are learned with everything else.
 
     Shapes: ``forward(x [B, in_channels, S, S]) -> logits [B, n_classes]``.
     """
 
-    def __init__(self, in_channels: int, channels: int, n_layers: int, n_classes: int, n_z: int = 4, d: int = 4,
-                 kernel_size: int = 3):
+    def __init__(self, in_channels: int, channels: int, n_layers: int, n_classes: int,
+                 n_z: int = 4, d: int = 4, kernel_size: int = 3):
         super().__init__()
         self.stem = nn.Conv2d(in_channels, channels, kernel_size, padding=kernel_size // 2)
-        self.z = nn.Parameter(torch.randn(check_size("n_layers", n_layers), n_z))  # one z_j per layer
+        # one z_j per layer: [n_layers, N_z]
+        self.z = nn.Parameter(torch.randn(check_size("n_layers", n_layers), n_z))
         self.hyper = KernelHyperNetwork(channels, kernel_size, n_z, d)
         self.head = nn.Linear(channels, check_size("n_classes", n_classes))
 
@@ -98,7 +103,8 @@ class HyperCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.stem(x))  # [B, C, S, S]
         for kernel in self.kernels():
-            h = h + F.relu(F.conv2d(h, kernel, padding=kernel.shape[-1] // 2))  # residual: [B, C, S, S]
+            # residual: [B, C, S, S]
+            h = h + F.relu(F.conv2d(h, kernel, padding=kernel.shape[-1] // 2))
         return self.head(h.amax(dim=(2, 3)))  # [B, n_classes]
 
 
@@ -108,12 +114,14 @@ class PlainCNN(nn.Module):
     Shapes: ``forward(x [B, in_channels, S, S]) -> logits [B, n_classes]``.
     """
 
-    def __init__(self, in_channels: int, channels: int, n_layers: int, n_classes: int, kernel_size: int = 3):
+    def __init__(self, in_channels: int, channels: int, n_layers: int, n_classes: int,
+                 kernel_size: int = 3):
         super().__init__()
         pad = kernel_size // 2
         self.stem = nn.Conv2d(in_channels, channels, kernel_size, padding=pad)
-        self.convs = nn.ModuleList([nn.Conv2d(channels, channels, kernel_size, padding=pad, bias=False)
-                                    for _ in range(check_size("n_layers", n_layers))])
+        self.convs = nn.ModuleList([
+            nn.Conv2d(channels, channels, kernel_size, padding=pad, bias=False)
+            for _ in range(check_size("n_layers", n_layers))])
         self.head = nn.Linear(channels, check_size("n_classes", n_classes))
 
     def kernels(self) -> List[torch.Tensor]:
