@@ -1,13 +1,17 @@
-"""Tests for lstm_edu.analysis.activations: recording gates, text features, correlations, saturation."""
+"""Tests for lstm_edu.analysis.activations: recorded gates, text features, correlations."""
 
 import pytest
 import torch
 
 from lstm_edu import LSTM, HyperLSTM
-from lstm_edu.analysis.activations import (best_cells, correlations, record_lstm, saturation,
-                                           text_features)
+from lstm_edu.analysis.activations import (
+    best_cells,
+    correlations,
+    record_lstm,
+    saturation,
+    text_features,
+)
 from lstm_edu.training.train import CharLM
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

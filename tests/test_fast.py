@@ -225,7 +225,7 @@ def test_chapter9_checker(capsys):
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(),
-                    reason="compile_pointwise compiles only for CUDA, and there is no CUDA device here")
+                    reason="compile_pointwise compiles only for CUDA; there is no CUDA device here")
 def test_compile_pointwise_is_guarded():
     """With CUDA the switch turns the compiled step on and off again; CPU results are unchanged."""
     from lstm_edu import fast

@@ -1,4 +1,4 @@
-"""Tests for lstm_edu.models.hypernet (the static hypernetwork) and row scaling inside the HyperLSTM."""
+"""Tests for lstm_edu.models.hypernet (a static hypernetwork) and row scaling in the HyperLSTM."""
 
 import pytest
 import torch

@@ -8,9 +8,19 @@ from torch import nn
 
 from lstm_edu import LSTM, HyperLSTM
 from lstm_edu.training.data import CharVocab, adding_problem, char_batches
-from lstm_edu.training.train import (CharLM, SequenceRegressor, bits_per_char, detach_state, evaluating,
-                                     fit, load_checkpoint, sample, save_checkpoint, top_next_chars,
-                                     train_char_lm)
+from lstm_edu.training.train import (
+    CharLM,
+    SequenceRegressor,
+    bits_per_char,
+    detach_state,
+    evaluating,
+    fit,
+    load_checkpoint,
+    sample,
+    save_checkpoint,
+    top_next_chars,
+    train_char_lm,
+)
 
 TEXT = "the cat sat on the mat. " * 60
 

@@ -236,7 +236,7 @@ def saturation_fraction(tanh_c: torch.Tensor, threshold: float = 0.9) -> float:
 
 
 __all__ = [
-    "GATES", "HyperTrace", "LSTMTrace", "trace_hyper_lstm", "trace_lstm", "d_change", "weight_change",
-    "gate_weight_changes", "saturation_histogram", "saturation_fraction", "as_reference_hyper_lstm",
-    "as_reference_lstm",
+    "GATES", "HyperTrace", "LSTMTrace", "trace_hyper_lstm", "trace_lstm", "d_change",
+    "weight_change", "gate_weight_changes", "saturation_histogram", "saturation_fraction",
+    "as_reference_hyper_lstm", "as_reference_lstm",
 ]
