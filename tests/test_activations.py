@@ -1,4 +1,4 @@
-"""Tests for lstm_edu.analysis.activations: recorded gates, text features, correlations."""
+"""lstm_edu.analysis.activations: recorded gates, text features, correlations, saturation."""
 
 import pytest
 import torch
