@@ -8,9 +8,8 @@ versions with the same parameters and results that run much faster.
 from importlib.metadata import PackageNotFoundError, version
 
 from . import settings
-from .models.hyper_lstm import (
-    HyperLSTM,
-    HyperLSTMCell,
+from .models.hyper_lstm import HyperLSTM, HyperLSTMCell
+from .models.hypernet import (
     explicit_matvec,
     explicit_weight,
     row_scaling_matvec,

@@ -17,8 +17,8 @@ def test_cell_browser_renders_and_updates():
     box = cell_browser(rec, "hello", layer=1, unit=2)
     (_layer_w, key_w, unit_w), html_w = box.children[0].children, box.children[1]
     assert "layer 1, unit 2, c" in html_w.value and html_w.value.count("<span") == 5
-    key_w.value = "f"
-    assert "layer 1, unit 2, f" in html_w.value
+    key_w.value = "sigma_f"
+    assert "layer 1, unit 2, sigma_f" in html_w.value
     unit_w.value = 3
     assert "unit 3" in html_w.value
 

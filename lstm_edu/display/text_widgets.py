@@ -17,14 +17,14 @@ from typing import Dict, Union
 
 import torch
 
-from ..models.hyper_lstm import GATES
+from ..models.lstm import GATE_NAMES, GATES
 from .html import colored_text_html
 
-#: What each recorded quantity is called in :func:`cell_browser`'s dropdown.
-RECORDED_LABELS = {"c": "c (cell state)", "h": "h (hidden state)", "i": "σ(i) input gate",
-                   "f": "σ(f) forget gate", "g": "tanh(g) candidate", "o": "σ(o) output gate"}
-#: What each gate is called in :func:`change_explorer`'s dropdown and titles.
-GATE_LABELS = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o"}
+#: What each recorded quantity (the keys of ``record_lstm``'s result) is called in
+#: :func:`cell_browser`'s dropdown.
+RECORDED_LABELS = {"c": "c (cell state)", "h": "h (hidden state)", "sigma_i": "σ(i) input gate",
+                   "sigma_f": "σ(f) forget gate", "tanh_g": "tanh(g) candidate",
+                   "sigma_o": "σ(o) output gate"}
 
 
 def cell_browser(rec: Dict[str, torch.Tensor], text: str, layer: int = 0, unit: int = 0,
@@ -49,7 +49,7 @@ def cell_browser(rec: Dict[str, torch.Tensor], text: str, layer: int = 0, unit: 
 
     def render(*_):
         vals = rec[key_w.value][layer_w.value, :len(text), batch, unit_w.value]
-        if key_w.value in ("i", "f", "o"):
+        if key_w.value in ("sigma_i", "sigma_f", "sigma_o"):
             vmin, vmax = 0.0, 1.0
         elif key_w.value == "c":
             m = float(vals.abs().max()) or 1.0
@@ -94,7 +94,7 @@ def change_explorer(text: str, changes: Union[torch.Tensor, Dict[str, torch.Tens
                                     description="measure")
     layer_pick = widgets.Dropdown(options=[(f"layer {n}", n) for n in range(n_layers)], value=0,
                                   description="layer")
-    gate_pick = widgets.Dropdown(options=[(GATE_LABELS[g], k) for k, g in enumerate(GATES)],
+    gate_pick = widgets.Dropdown(options=[(GATE_NAMES[g], k) for k, g in enumerate(GATES)],
                                  value=0, description="gate")
     measure_stacks, links = [], []
     for name, values in measures.items():
@@ -105,7 +105,7 @@ def change_explorer(text: str, changes: Union[torch.Tensor, Dict[str, torch.Tens
             vmax = float(finite.max()) if finite.numel() else 1.0
             pages = [widgets.HTML(colored_text_html(
                          text, vals[:, k], 0.0, vmax, cmap=cmap, label=name,
-                         title=f"{name}: layer {layer}, {GATE_LABELS[g]}"))
+                         title=f"{name}: layer {layer}, {GATE_NAMES[g]}"))
                      for k, g in enumerate(GATES)]
             gate_stack = widgets.Stack(pages, selected_index=0)
             links.append(widgets.jslink((gate_pick, "index"), (gate_stack, "selected_index")))
@@ -121,4 +121,4 @@ def change_explorer(text: str, changes: Union[torch.Tensor, Dict[str, torch.Tens
     return box
 
 
-__all__ = ["RECORDED_LABELS", "GATE_LABELS", "cell_browser", "change_explorer"]
+__all__ = ["RECORDED_LABELS", "cell_browser", "change_explorer"]

@@ -1,16 +1,27 @@
-r"""Hypernetworks: a small network that generates the weights of a larger one (Ha, Dai & Le, 2016).
+r"""Hypernetworks: a small network that generates the weights of a larger one (Ha, Dai & Le,
+2016).
 
-A **static** hypernetwork (the paper's hypernetwork for convolutional networks), used by the
-book's chapter 6: :class:`KernelHyperNetwork` generates every convolution kernel of
-:class:`HyperCNN` from a learned layer embedding :math:`z_j`; the same generator serves every
-layer, so the kernels are tied through it. :class:`PlainCNN` is the same network with ordinary
-kernels, and :func:`bars` a tiny image task (which way a bar points) to train both on.
+Two things live here, both used by the book's chapter 6:
 
-What a *dynamic* weight costs, computed explicitly or by row scaling, is measured in
-:mod:`lstm_edu.analysis.matvec_costs`.
+- A **static** hypernetwork (the paper's hypernetwork for convolutional networks):
+  :class:`KernelHyperNetwork` generates every convolution kernel of :class:`HyperCNN` from a
+  learned layer embedding :math:`z_j`; the same generator serves every layer, so the kernels are
+  tied through it. :class:`PlainCNN` is the same network with ordinary kernels, and :func:`bars`
+  a tiny image task (which way a bar points) to train both on.
+- The **dynamic weight** of the paper's general hypernetwork,
+  :math:`W_h(z) = \mathcal{W}_h \times_3 z` with the 3-d tensor
+  :math:`\mathcal{W}_h \in \mathbb{R}^{N_h \times N_h \times N_z}` (:func:`explicit_weight`,
+  :func:`explicit_matvec`), against the row scaling :math:`W_h(z) = \mathrm{diag}(W_{hz} z)\, W_h`
+  that the HyperLSTM uses (:func:`row_scaling_matvec`, which never builds :math:`W_h(z)`), and the
+  tensor that row scaling stands for (:func:`weight_tensor_from_row_scaling`).
 
-Notation: :math:`N_z` (``n_z``) the size of a layer embedding :math:`z_j`, :math:`C` the channels,
-:math:`k` the kernel size, :math:`B` the batch size.
+What the two ways to compute :math:`W_h(z) h` cost (parameters, memory, time) is measured in
+:mod:`lstm_edu.analysis.matvec_costs`: the models hold no timing code.
+
+Notation: :math:`N_h` (``n_h``) the size of :math:`h`, :math:`N_z` (``n_z``) the size of the
+embedding :math:`z`, :math:`B` the batch size; in code ``w_tensor`` is :math:`\mathcal{W}_h`,
+``w_h`` the fixed matrix :math:`W_h` and ``w_hz`` the map :math:`W_{hz}` from :math:`z` to the
+scaling vector :math:`d = W_{hz} z`.
 """
 
 from __future__ import annotations
@@ -29,8 +40,8 @@ from .checks import check_size
 # ---------------------------------------------------------------------------------------------
 
 class KernelHyperNetwork(nn.Module):
-    r"""Generates one convolution kernel from a layer embedding :math:`z_j` (the paper's two-layer
-    generator).
+    r"""Generates one convolution kernel from a layer embedding :math:`z_j` (the paper's
+    two-layer generator).
 
     Two linear layers. The first turns :math:`z_j` into one vector :math:`a_i` per input channel,
     the second turns each :math:`a_i` into that input channel's slice of the kernel:
@@ -91,7 +102,7 @@ class HyperCNN(nn.Module):
                  n_z: int = 4, d: int = 4, kernel_size: int = 3):
         super().__init__()
         self.stem = nn.Conv2d(in_channels, channels, kernel_size, padding=kernel_size // 2)
-        # one z_j per layer: [n_layers, N_z]
+        # one z_j per layer
         self.z = nn.Parameter(torch.randn(check_size("n_layers", n_layers), n_z))
         self.hyper = KernelHyperNetwork(channels, kernel_size, n_z, d)
         self.head = nn.Linear(channels, check_size("n_classes", n_classes))
@@ -168,10 +179,71 @@ def bars(n: int, size: int = 12, length: int = 5, noise: float = 0.3,
     return images, labels
 
 
+# ---------------------------------------------------------------------------------------------
+# The dynamic weight W_h(z): built from the 3-d tensor, or applied by row scaling.
+# ---------------------------------------------------------------------------------------------
+
+def explicit_weight(w_tensor: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    r"""The dynamic weight :math:`W_h(z) = \mathcal{W}_h \times_3 z`, built explicitly, one per
+    example: :math:`W_h(z)_{ij} = \sum_m (\mathcal{W}_h)_{ijm} z_m`.
+
+    Shapes: ``w_tensor`` (:math:`\mathcal{W}_h`) ``[N_out, N_in, N_z]``, ``z [B, N_z]``
+    -> ``[B, N_out, N_in]``.
+    Memory: :math:`B N_{out} N_{in}` numbers for :math:`W_h(z)` and :math:`N_{out} N_{in} N_z`
+    parameters.
+    """
+    if w_tensor.dim() != 3 or z.dim() != 2 or z.shape[1] != w_tensor.shape[2]:
+        raise ValueError(f"w_tensor must be [N_out, N_in, N_z] and z [batch_size, N_z], "
+                         f"got {list(w_tensor.shape)} and {list(z.shape)}")
+    # W_h(z)_ij = Σ_m W_ijm z_m, for every example b
+    return torch.einsum("ijm,bm->bij", w_tensor, z)
+
+
+def explicit_matvec(w_tensor: torch.Tensor, z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """:math:`W_h(z) h` with :math:`W_h(z)` built explicitly: ``[B, N_out]`` from
+    ``h [B, N_in]``."""
+    w_h_z = explicit_weight(w_tensor, z)  # W_h(z): [B, N_out, N_in]
+    return torch.bmm(w_h_z, h.unsqueeze(-1)).squeeze(-1)
+
+
+def row_scaling_matvec(w_h: torch.Tensor, w_hz: torch.Tensor, z: torch.Tensor,
+                       h: torch.Tensor) -> torch.Tensor:
+    r""":math:`W_h(z) h = d \odot (W_h h)` with :math:`d = W_{hz} z`; :math:`W_h(z)` is never
+    built.
+
+    Shapes: ``w_h`` (:math:`W_h`) ``[N_out, N_in]``, ``w_hz`` (:math:`W_{hz}`) ``[N_out, N_z]``,
+    ``z [B, N_z]``, ``h [B, N_in]`` -> ``[B, N_out]``.
+    """
+    # d = W_hz z: the scaling vector, [B, N_out]
+    d = z @ w_hz.T
+    # W_h(z) h = diag(d) W_h h = d ⊙ (W_h h): [B, N_out]
+    return d * (h @ w_h.T)
+
+
+def weight_tensor_from_row_scaling(w_h: torch.Tensor, w_hz: torch.Tensor) -> torch.Tensor:
+    r"""The 3-d tensor :math:`\mathcal{W}_h` that the row-scaling form implicitly uses.
+
+    Row scaling computes :math:`W_h(z) = \mathrm{diag}(d)\, W_h` with :math:`d = W_{hz} z`, i.e.
+    :math:`W_h(z)_{ij} = \sum_m (W_{hz})_{im} z_m (W_h)_{ij}`, so
+    :math:`(\mathcal{W}_h)_{ijm} = (W_{hz})_{im} (W_h)_{ij}`.
+
+    Shapes: ``w_h [N_out, N_in]``, ``w_hz [N_out, N_z]`` -> ``w_tensor [N_out, N_in, N_z]``.
+    """
+    if w_h.dim() != 2 or w_hz.dim() != 2 or w_h.shape[0] != w_hz.shape[0]:
+        raise ValueError(f"w_h must be [N_out, N_in] and w_hz [N_out, N_z] with the same N_out, "
+                         f"got {list(w_h.shape)} and {list(w_hz.shape)}")
+    # 𝒲_ijm = (W_hz)_im (W_h)_ij
+    return w_hz[:, None, :] * w_h[:, :, None]
+
+
 __all__ = [
     "BAR_CLASSES",
     "HyperCNN",
     "KernelHyperNetwork",
     "PlainCNN",
     "bars",
+    "explicit_matvec",
+    "explicit_weight",
+    "row_scaling_matvec",
+    "weight_tensor_from_row_scaling",
 ]
