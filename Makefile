@@ -26,7 +26,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 JB_FLAGS := --all -W -n --keep-going $(if $(filter-out _toc.yml,$(TOC)),--toc $(TOC))
 
-.PHONY: help env web book lint test test-package test-nbval test-browser chromium execute wheels clean
+.PHONY: help env web book lint test test-package test-nbval test-browser chromium execute handouts wheels clean
 
 help: ## this list
 	@echo "lstm-edu: build and test the book. Targets (make TARGET):"
@@ -86,6 +86,10 @@ test-browser: $(ENV_STAMP) chromium book ## every page of the built book opened 
 # --- execute chapters and store their outputs ------------------------------------------------------
 execute: $(ENV_STAMP) ## re-run chapters in a fresh kernel, store outputs: NB=... SIZE=... DEVICE=...
 	$(PY) tools/execute.py --size $(SIZE) $(if $(DEVICE),--device $(DEVICE)) $(NB)
+
+# --- handouts for a class: every chapter without its solutions, and the answer keys ---------------
+handouts: $(ENV_STAMP) ## students' copies without solutions, and answer keys, in _build/handouts/
+	$(PY) tools/handouts.py --out _build/handouts
 
 # Wheels for running tools/execute.py on a machine with python3 + torch but no Jupyter (tools/README.md).
 WHEELS_PYTHON ?= 3.12
