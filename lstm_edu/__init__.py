@@ -6,9 +6,8 @@ versions with the same parameters and results that run much faster.
 """
 
 from . import settings
-from .models.hyper_lstm import (
-    HyperLSTM,
-    HyperLSTMCell,
+from .models.hyper_lstm import HyperLSTM, HyperLSTMCell
+from .models.hypernet import (
     explicit_matvec,
     explicit_weight,
     row_scaling_matvec,

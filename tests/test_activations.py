@@ -18,15 +18,15 @@ def test_record_lstm_matches_the_network_and_its_equations():
     x = torch.randn(7, 2, 3)
     out, (h, c) = lstm(x)
     rec = record_lstm(lstm, x)
-    for k in ("i", "f", "g", "o", "c", "h"):
+    for k in ("sigma_i", "sigma_f", "tanh_g", "sigma_o", "c", "h"):
         assert rec[k].shape == (2, 7, 2, 5)
     assert torch.allclose(rec["h"][-1], out, atol=1e-6)        # top layer's h is the output
     assert torch.allclose(rec["c"][:, -1], c, atol=1e-6)        # last step's c is the final state
-    assert ((rec["f"] > 0) & (rec["f"] < 1)).all() and (rec["g"].abs() < 1).all()
+    assert ((rec["sigma_f"] > 0) & (rec["sigma_f"] < 1)).all() and (rec["tanh_g"].abs() < 1).all()
     # the LSTM equations hold between recorded quantities
     c_prev = torch.cat([torch.zeros(2, 1, 2, 5), rec["c"][:, :-1]], dim=1)
-    assert torch.allclose(rec["c"], rec["f"] * c_prev + rec["i"] * rec["g"], atol=1e-6)
-    assert torch.allclose(rec["h"], rec["o"] * torch.tanh(rec["c"]), atol=1e-6)
+    assert torch.allclose(rec["c"], rec["sigma_f"] * c_prev + rec["sigma_i"] * rec["tanh_g"], atol=1e-6)
+    assert torch.allclose(rec["h"], rec["sigma_o"] * torch.tanh(rec["c"]), atol=1e-6)
     assert lstm.cells[0]._forward_hooks == {}                   # hooks removed
 
 
@@ -98,7 +98,7 @@ def test_cell_browser_renders_and_updates():
     box = cell_browser(rec, "hello", layer=1, unit=2)
     (_layer_w, key_w, unit_w), html_w = box.children[0].children, box.children[1]
     assert "layer 1, unit 2, c" in html_w.value and html_w.value.count("<span") == 5
-    key_w.value = "f"
-    assert "layer 1, unit 2, f" in html_w.value
+    key_w.value = "sigma_f"
+    assert "layer 1, unit 2, sigma_f" in html_w.value
     unit_w.value = 3
     assert "unit 3" in html_w.value

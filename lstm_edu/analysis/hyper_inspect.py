@@ -32,10 +32,8 @@ from typing import Callable, Dict, Optional, Sequence, Tuple, Union
 import torch
 from torch import nn
 
-from ..models.hyper_lstm import GATES, HyperLSTM
-from ..models.lstm import LSTM
-
-GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o"}
+from ..models.hyper_lstm import HyperLSTM
+from ..models.lstm import GATE_NAMES, GATES, LSTM
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,11 +101,13 @@ def as_reference_lstm(model: nn.Module) -> LSTM:
 
 @torch.no_grad()
 def trace_hyper_lstm(model: nn.Module, x: torch.Tensor, state=None) -> HyperTrace:
-    """Run a HyperLSTM over ``x`` ``[T, B, input_size]`` and record every step (see :class:`HyperTrace`).
+    """Run a HyperLSTM over ``x`` ``[T, B, input_size]`` and record every step (see
+    :class:`HyperTrace`).
 
-    Each cell's step is the package's own ``HyperLSTMCell.forward``; the scaling vectors are
-    recomputed from the ``h_hat`` it returns with ``HyperLSTMCell.scaling_vectors``, which is
-    exactly what ``forward`` used. ``state`` as for :meth:`HyperLSTM.forward`.
+    The steps are the network's own loop (``HyperLSTM.steps``, each cell's step its
+    ``HyperLSTMCell.forward``); the scaling vectors are recomputed from the ``h_hat`` each cell
+    returned with ``HyperLSTMCell.scaling_vectors``, which is exactly what ``forward`` used.
+    ``state`` as for :meth:`HyperLSTM.forward`.
     """
     model = as_reference_hyper_lstm(model)
     x = model.check_input(x)
@@ -115,16 +115,13 @@ def trace_hyper_lstm(model: nn.Module, x: torch.Tensor, state=None) -> HyperTrac
         raise ValueError("x has no steps (n_steps=0): nothing to trace")
     states, _ = model.initial_state(x, state)
     rec: Dict[str, list] = {k: [] for k in ("d_h", "d_x", "d_b", "h", "c", "tanh_c", "h_hat")}
-    for t in range(x.shape[0]):
-        inp = x[t]  # [B, input_size]
+    for layers in model.steps(x, states):
         step: Dict[str, list] = {k: [] for k in rec}
-        for layer, cell in enumerate(model.cells):
-            h, c, h_hat, c_hat = states[layer] = cell(inp, *states[layer])
+        for cell, (h, c, h_hat, _) in zip(model.cells, layers):
             d_h, d_x, d_b = cell.scaling_vectors(h_hat)  # [4, B, N_h] each
             for k, v in (("d_h", d_h), ("d_x", d_x), ("d_b", d_b), ("h", h), ("c", c),
                          ("tanh_c", torch.tanh(cell.layer_norm_c(c))), ("h_hat", h_hat)):
                 step[k].append(v.detach().float().cpu())
-            inp = h
         for k in rec:
             rec[k].append(torch.stack(step[k]))  # [L, ...]
     return HyperTrace(**{k: torch.stack(v) for k, v in rec.items()})  # [T, L, ...]
@@ -132,26 +129,22 @@ def trace_hyper_lstm(model: nn.Module, x: torch.Tensor, state=None) -> HyperTrac
 
 @torch.no_grad()
 def trace_lstm(model: nn.Module, x: torch.Tensor, state=None) -> LSTMTrace:
-    """Run an LSTM over ``x`` ``[T, B, input_size]``; record ``h``, ``c``, ``tanh(c)``, each ``[T, L, B, N_h]``."""
+    """Run an LSTM over ``x`` ``[T, B, input_size]``; record ``h``, ``c``, ``tanh(c)``, each
+    ``[T, L, B, N_h]``. The steps are the network's own loop (``LSTM.steps``)."""
     model = as_reference_lstm(model)
     x = model.check_input(x)
     if x.shape[0] == 0:
         raise ValueError("x has no steps (n_steps=0): nothing to trace")
     states, _ = model.initial_state(x, state)
-    hs, cs, ts = [], [], []
-    for t in range(x.shape[0]):
-        inp = x[t]
-        lh, lc, lt = [], [], []
-        for layer, cell in enumerate(model.cells):
-            h, c = states[layer] = cell(inp, *states[layer])
-            lh.append(h.float().cpu())
-            lc.append(c.float().cpu())
-            lt.append(torch.tanh(cell.layer_norm_c(c)).float().cpu())
-            inp = h
-        hs.append(torch.stack(lh))
-        cs.append(torch.stack(lc))
-        ts.append(torch.stack(lt))
-    return LSTMTrace(h=torch.stack(hs), c=torch.stack(cs), tanh_c=torch.stack(ts))
+    rec: Dict[str, list] = {k: [] for k in ("h", "c", "tanh_c")}
+    for layers in model.steps(x, states):
+        step: Dict[str, list] = {k: [] for k in rec}
+        for cell, (h, c) in zip(model.cells, layers):
+            for k, v in (("h", h), ("c", c), ("tanh_c", torch.tanh(cell.layer_norm_c(c)))):
+                step[k].append(v.float().cpu())
+        for k in rec:
+            rec[k].append(torch.stack(step[k]))  # [L, B, N_h]
+    return LSTMTrace(**{k: torch.stack(v) for k, v in rec.items()})  # [T, L, B, N_h]
 
 
 # ---------------------------------------------------------------------------------------------
