@@ -1,4 +1,4 @@
-"""The book's diagrams (lstm_edu.display.diagrams) and the gate palette they share with the plots."""
+"""The book's diagrams (lstm_edu.display.diagrams) and the gate palette they share with plots."""
 
 from __future__ import annotations
 
@@ -14,11 +14,42 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 # What a reader must find in each picture (text as it reads, sub- and superscripts run together).
 EXPECTED = {
-    "lstm-cell": ["ct−1", "ct", "ht−1", "ht", "xt", "σ(ft)", "σ(it)", "tanh(gt)", "σ(ot)", "tanh",
-                  "⊙", "+"],
+    "lstm-cell": [
+        "ct−1",
+        "ct",
+        "ht−1",
+        "ht",
+        "xt",
+        "σ(ft)",
+        "σ(it)",
+        "tanh(gt)",
+        "σ(ot)",
+        "tanh",
+        "⊙",
+        "+",
+    ],
     "lstm-unrolled": ["c0", "h0", "cT", "LT", "x1", "x2", "x3", "xT", "⊙ σ(f)", "× Wh …"],
-    "hyper-lstm": ["hyper cell", "ĥt", "zh", "zx", "zb", "Whzk zh", "Wxzk zx", "Wbzk zb + b0k", "dhk",
-                   "dxk", "bk", "Whk", "Wxk", "ht−1", "xt", "LN", "kt", "⊙", "+"],
+    "hyper-lstm": [
+        "hyper cell",
+        "ĥt",
+        "zh",
+        "zx",
+        "zb",
+        "Whzk zh",
+        "Wxzk zx",
+        "Wbzk zb + b0k",
+        "dhk",
+        "dxk",
+        "bk",
+        "Whk",
+        "Wxk",
+        "ht−1",
+        "xt",
+        "LN",
+        "kt",
+        "⊙",
+        "+",
+    ],
     "row-scaling": ["Whz", "z", "d", "diag(d)", "Wh (fixed)", "Wh(z)", "× d1", "× d6"],
 }
 
@@ -54,8 +85,11 @@ def test_subscripts_become_tspans():
     root = ET.fromstring(d.render("alt").svg)
     text = next(root.iter(f"{SVG}text"))
     spans = list(text.iter(f"{SVG}tspan"))
-    assert [(s.get("baseline-shift"), s.text) for s in spans] == [("sub", "t−1"), ("sub", "h"),
-                                                                 ("super", "k")]
+    assert [(s.get("baseline-shift"), s.text) for s in spans] == [
+        ("sub", "t−1"),
+        ("sub", "h"),
+        ("super", "k"),
+    ]
     assert "".join(text.itertext()) == "ct−1 and Whk"
 
 
@@ -124,7 +158,15 @@ def test_chapters_show_each_diagram_with_its_alt_text():
     for chapter, name, cell in _diagram_cells():
         seen.add(name)
         alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt")
-        assert alt == diagrams.ALL[name]().alt, f"{chapter}: the cell showing {name} needs its alt text"
-        svgs = [o["data"]["image/svg+xml"] for o in cell.get("outputs", []) if "image/svg+xml" in o.get("data", {})]
-        assert svgs == [diagrams.ALL[name]().svg], f"{chapter}: re-execute, the stored {name} is outdated"
+        assert alt == diagrams.ALL[name]().alt, (
+            f"{chapter}: the cell showing {name} needs its alt text"
+        )
+        svgs = [
+            o["data"]["image/svg+xml"]
+            for o in cell.get("outputs", [])
+            if "image/svg+xml" in o.get("data", {})
+        ]
+        assert svgs == [diagrams.ALL[name]().svg], (
+            f"{chapter}: re-execute, the stored {name} is outdated"
+        )
     assert seen == set(diagrams.ALL), f"diagrams no chapter shows: {set(diagrams.ALL) - seen}"

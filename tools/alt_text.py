@@ -33,7 +33,7 @@ def alt_of(cell) -> str:
 
 
 def figures_without_alt(path: Path) -> list[tuple[int, str]]:
-    """``(cell index, the cell's last line)`` for each code cell that outputs an image but has no alt."""
+    """``(cell index, its last line)`` for each code cell that outputs an image but has no alt."""
     nb = nbformat.read(path, as_version=4)
     missing = []
     for k, cell in enumerate(nb.cells):
@@ -48,7 +48,9 @@ def figures_without_alt(path: Path) -> list[tuple[int, str]]:
 def set_alt(path: Path, index: int, alt: str) -> None:
     nb = nbformat.read(path, as_version=4)
     if not 0 <= index < len(nb.cells) or nb.cells[index].cell_type != "code":
-        raise SystemExit(f"{path}: cell {index} is not a code cell (the notebook has {len(nb.cells)} cells)")
+        raise SystemExit(
+            f"{path}: cell {index} is not a code cell (the notebook has {len(nb.cells)} cells)"
+        )
     if not alt.strip():
         raise SystemExit("--alt must say what the figure shows, got an empty text")
     cell = nb.cells[index]
@@ -69,12 +71,15 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("name exactly one notebook with --cell and --alt")
         set_alt(args.notebooks[0], args.cell, args.alt)
         return 0
-    paths = args.notebooks or [p for e in booktoc.entries() if (p := booktoc.resolve(e)) and p.suffix == ".ipynb"]
+    paths = args.notebooks or [
+        p for e in booktoc.entries() if (p := booktoc.resolve(e)) and p.suffix == ".ipynb"
+    ]
     n = 0
     for path in paths:
         for k, last in figures_without_alt(path):
             n += 1
-            print(f"{path.relative_to(booktoc.ROOT) if path.is_absolute() else path}: cell {k}: {last}")
+            name = path.relative_to(booktoc.ROOT) if path.is_absolute() else path
+            print(f"{name}: cell {k}: {last}")
     print(f"{n} figure cell(s) without alt text" if n else "every figure has an alt text")
     return 1 if n else 0
 

@@ -40,7 +40,7 @@ SETTINGS_MARK = "settings.describe()"
 
 
 def repository(config: Path = ROOT / "_config.yml") -> tuple[str, str]:
-    """``(url, branch)`` from the ``repository:`` block of ``_config.yml`` (no YAML library needed)."""
+    """``(url, branch)`` from the ``repository:`` block of ``_config.yml`` (no YAML library)."""
     url = branch = None
     in_block = False
     for line in config.read_text(encoding="utf-8").splitlines():
@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook in the toc")
     ap.add_argument("--toc", help="table of contents (default: $BOOK_TOC or _toc.yml)")
-    ap.add_argument("--check", action="store_true", help="change nothing; exit 1 if a notebook would change")
+    ap.add_argument("--check", action="store_true",
+                    help="change nothing; exit 1 if a notebook would change")
     args = ap.parse_args(argv)
     paths = args.notebooks or booktoc.notebooks(args.toc)
     source = cell_source()

@@ -64,10 +64,11 @@ _SCRIPT = re.compile(r"([_^])(\{[^{}]*\}|.)")
 
 
 def _rich(text: str) -> str:
-    """``"c_{t-1}"`` as escaped SVG text with ``<tspan>`` sub- and superscripts (``-`` becomes −)."""
+    """``"c_{t-1}"`` as escaped SVG text with ``<tspan>`` sub- and superscripts (``-`` becomes "
+    "−)."""
     out, pos = [], 0
     for m in _SCRIPT.finditer(text):
-        out.append(html.escape(text[pos:m.start()]))
+        out.append(html.escape(text[pos : m.start()]))
         inner = m.group(2)[1:-1] if m.group(2).startswith("{") else m.group(2)
         inner = html.escape(inner.replace("-", MINUS))
         shift = "sub" if m.group(1) == "_" else "super"
@@ -93,67 +94,125 @@ class _Canvas:
         if key not in self.markers:
             mid = f"{self.name}-arrow-{len(self.markers)}"
             self.markers[key] = (
-                f'<marker id="{mid}" viewBox="0 0 10 10" refX="9" refY="5" markerUnits="userSpaceOnUse" '
+                f'<marker id="{mid}" viewBox="0 0 10 10" refX="9" refY="5" '
+                f'markerUnits="userSpaceOnUse" '
                 f'markerWidth="{size}" markerHeight="{size}" orient="auto-start-reverse">'
-                f'<path d="M0,0 L10,5 L0,10 z" fill="{color}"/></marker>')
+                f'<path d="M0,0 L10,5 L0,10 z" fill="{color}"/></marker>'
+            )
         return self.markers[key].split('"')[1]
 
-    def line(self, points: Sequence[Point], color: str = INK, width: float = 2.0,
-             arrow: bool = True, dash: Optional[str] = None, halo: Optional[float] = None,
-             opacity: float = 1.0) -> None:
+    def line(
+        self,
+        points: Sequence[Point],
+        color: str = INK,
+        width: float = 2.0,
+        arrow: bool = True,
+        dash: Optional[str] = None,
+        halo: Optional[float] = None,
+        opacity: float = 1.0,
+    ) -> None:
         """A polyline through ``points``; ``arrow`` puts an arrowhead at the end; ``halo`` draws
         a wider white line under it first (so it crosses the lines drawn before with a gap)."""
         pts = " ".join(f"{x:g},{y:g}" for x, y in points)
         if halo:
-            self.items.append(f'<polyline points="{pts}" fill="none" stroke="#ffffff" '
-                              f'stroke-width="{halo:g}" stroke-linejoin="round"/>')
+            self.items.append(
+                f'<polyline points="{pts}" fill="none" stroke="#ffffff" '
+                f'stroke-width="{halo:g}" stroke-linejoin="round"/>'
+            )
         extra = f' stroke-dasharray="{dash}"' if dash else ""
         extra += f' marker-end="url(#{self._marker(color, width)})"' if arrow else ""
         extra += f' stroke-opacity="{opacity:g}"' if opacity < 1 else ""
-        self.items.append(f'<polyline points="{pts}" fill="none" stroke="{color}" '
-                          f'stroke-width="{width:g}" stroke-linejoin="round"{extra}/>')
+        self.items.append(
+            f'<polyline points="{pts}" fill="none" stroke="{color}" '
+            f'stroke-width="{width:g}" stroke-linejoin="round"{extra}/>'
+        )
 
     def path(self, d: str, color: str = INK, width: float = 2.0, arrow: bool = True) -> None:
         extra = f' marker-end="url(#{self._marker(color, width)})"' if arrow else ""
-        self.items.append(f'<path d="{d}" fill="none" stroke="{color}" stroke-width="{width:g}"{extra}/>')
+        self.items.append(
+            f'<path d="{d}" fill="none" stroke="{color}" stroke-width="{width:g}"{extra}/>'
+        )
 
-    def rect(self, cx: float, cy: float, w: float, h: float, fill: str = "#ffffff",
-             stroke: str = INK, rx: float = 6, width: float = 1.5) -> None:
-        self.items.append(f'<rect x="{cx - w / 2:g}" y="{cy - h / 2:g}" width="{w:g}" height="{h:g}" '
-                          f'rx="{rx:g}" fill="{fill}" stroke="{stroke}" stroke-width="{width:g}"/>')
+    def rect(
+        self,
+        cx: float,
+        cy: float,
+        w: float,
+        h: float,
+        fill: str = "#ffffff",
+        stroke: str = INK,
+        rx: float = 6,
+        width: float = 1.5,
+    ) -> None:
+        self.items.append(
+            f'<rect x="{cx - w / 2:g}" y="{cy - h / 2:g}" width="{w:g}" height="{h:g}" '
+            f'rx="{rx:g}" fill="{fill}" stroke="{stroke}" stroke-width="{width:g}"/>'
+        )
 
-    def text(self, x: float, y: float, s: str, size: float = 15, color: str = INK,
-             anchor: str = "middle", weight: str = "normal", italic: bool = False) -> None:
+    def text(
+        self,
+        x: float,
+        y: float,
+        s: str,
+        size: float = 15,
+        color: str = INK,
+        anchor: str = "middle",
+        weight: str = "normal",
+        italic: bool = False,
+    ) -> None:
         style = ' font-style="italic"' if italic else ""
-        self.items.append(f'<text x="{x:g}" y="{y:g}" font-size="{size:g}" fill="{color}" '
-                          f'text-anchor="{anchor}" font-weight="{weight}"{style}>{_rich(s)}</text>')
+        self.items.append(
+            f'<text x="{x:g}" y="{y:g}" font-size="{size:g}" fill="{color}" '
+            f'text-anchor="{anchor}" font-weight="{weight}"{style}>{_rich(s)}</text>'
+        )
 
-    def box(self, cx: float, cy: float, w: float, h: float, label: str, fill: str = "#ffffff",
-            stroke: str = INK, color: str = INK, size: float = 15, rx: float = 6) -> None:
+    def box(
+        self,
+        cx: float,
+        cy: float,
+        w: float,
+        h: float,
+        label: str,
+        fill: str = "#ffffff",
+        stroke: str = INK,
+        color: str = INK,
+        size: float = 15,
+        rx: float = 6,
+    ) -> None:
         """A rectangle centred on (cx, cy) with ``label`` centred in it."""
         self.rect(cx, cy, w, h, fill=fill, stroke=stroke, rx=rx)
         self.text(cx, cy + size * 0.35, label, size=size, color=color)
 
     def op(self, cx: float, cy: float, symbol: str, stroke: str = INK, r: float = 13) -> None:
         """A round operator node: ``⊙`` (element-wise product) or ``+``."""
-        self.items.append(f'<circle cx="{cx:g}" cy="{cy:g}" r="{r:g}" fill="#ffffff" '
-                          f'stroke="{stroke}" stroke-width="2"/>')
+        self.items.append(
+            f'<circle cx="{cx:g}" cy="{cy:g}" r="{r:g}" fill="#ffffff" '
+            f'stroke="{stroke}" stroke-width="2"/>'
+        )
         self.text(cx, cy + 5.5, symbol, size=17, color=INK, weight="bold")
 
     def render(self, alt: str) -> Diagram:
         body = "\n".join(self.items)
         defs = "".join(self.markers.values())
-        svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {self.width} {self.height}" '
-               f'width="{self.width}" height="{self.height}" role="img" '
-               f'aria-labelledby="{self.name}-title" font-family="{FONT}">\n'
-               f'<title id="{self.name}-title">{html.escape(alt)}</title>\n'
-               f'<defs>{defs}</defs>\n'
-               f'<rect width="100%" height="100%" fill="#ffffff"/>\n{body}\n</svg>\n')
+        svg = (
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {self.width} {self.height}" '
+            f'width="{self.width}" height="{self.height}" role="img" '
+            f'aria-labelledby="{self.name}-title" font-family="{FONT}">\n'
+            f'<title id="{self.name}-title">{html.escape(alt)}</title>\n'
+            f"<defs>{defs}</defs>\n"
+            f'<rect width="100%" height="100%" fill="#ffffff"/>\n{body}\n</svg>\n'
+        )
         return Diagram(name=self.name, svg=svg, alt=alt)
 
 
-def _legend(cv: _Canvas, x: float, y: float, entries: Sequence[Tuple[str, str, Optional[str], float]],
-            size: float = 13, row: float = 22) -> None:
+def _legend(
+    cv: _Canvas,
+    x: float,
+    y: float,
+    entries: Sequence[Tuple[str, str, Optional[str], float]],
+    size: float = 13,
+    row: float = 22,
+) -> None:
     """Legend rows: (colour, text, dash, line width), a short line then the text."""
     for k, (col, label, dash, width) in enumerate(entries):
         yy = y + k * row
@@ -171,7 +230,8 @@ def lstm_cell() -> Diagram:
 
     :math:`c_{t-1}` runs along the top and meets only an element-wise product with
     :math:`\sigma(f_t)` and a sum with :math:`\sigma(i_t) \odot \tanh(g_t)`; the four gates are
-    computed from :math:`[h_{t-1}, x_t]`, one colour each; :math:`h_t = \sigma(o_t) \odot \tanh(c_t)`.
+    computed from :math:`[h_{t-1}, x_t]`, one colour each;
+    :math:`h_t = \sigma(o_t) \odot \tanh(c_t)`.
     """
     cv = _Canvas(760, 400, "lstm-cell")
     c_col, h_col, x_col = STATE_COLORS["c"], STATE_COLORS["h"], STATE_COLORS["x"]
@@ -185,8 +245,14 @@ def lstm_cell() -> Diagram:
     cv.line([(345, c_y), (735, c_y)], color=c_col, width=5)
     cv.text(20, c_y - 14, "c_{t-1}", anchor="start", color=INK)
     cv.text(740, c_y - 14, "c_t", anchor="end", color=INK)
-    cv.text(262, 52, "c path: ⊙ σ(f_t), then + (no weight matrix, no squashing)",
-            size=13, color="#9a5b00", anchor="start")
+    cv.text(
+        262,
+        52,
+        "c path: ⊙ σ(f_t), then + (no weight matrix, no squashing)",
+        size=13,
+        color="#9a5b00",
+        anchor="start",
+    )
     # the input bus [h_{t-1}, x_t] and the four gates
     cv.line([(20, bus_y), (gate_x["o"], bus_y)], color=h_col, width=3, arrow=False)
     cv.text(20, bus_y - 10, "h_{t-1}", anchor="start")
@@ -196,15 +262,34 @@ def lstm_cell() -> Diagram:
     for k in GATES:
         gx = gate_x[k]
         cv.line([(gx, bus_y), (gx, gate_y + 21)], color=INK, width=1.5)
-        cv.box(gx, gate_y, 84, 38, GATE_LABELS[k], fill=GATE_COLORS[k], stroke=GATE_COLORS[k],
-               color="#ffffff", size=14)
+        cv.box(
+            gx,
+            gate_y,
+            84,
+            38,
+            GATE_LABELS[k],
+            fill=GATE_COLORS[k],
+            stroke=GATE_COLORS[k],
+            color="#ffffff",
+            size=14,
+        )
     # forget: c_{t-1} ⊙ σ(f_t)
-    cv.line([(gate_x["f"], gate_y - 19), (gate_x["f"], c_y + 15)], color=GATE_COLORS["f"], width=2.5)
+    cv.line(
+        [(gate_x["f"], gate_y - 19), (gate_x["f"], c_y + 15)], color=GATE_COLORS["f"], width=2.5
+    )
     cv.op(gate_x["f"], c_y, "⊙", stroke=c_col)
     # write: σ(i_t) ⊙ tanh(g_t), added to c
     wx, wy = 332, 165
-    cv.line([(gate_x["i"], gate_y - 19), (gate_x["i"], wy), (wx - 15, wy)], color=GATE_COLORS["i"], width=2.5)
-    cv.line([(gate_x["g"], gate_y - 19), (gate_x["g"], wy), (wx + 15, wy)], color=GATE_COLORS["g"], width=2.5)
+    cv.line(
+        [(gate_x["i"], gate_y - 19), (gate_x["i"], wy), (wx - 15, wy)],
+        color=GATE_COLORS["i"],
+        width=2.5,
+    )
+    cv.line(
+        [(gate_x["g"], gate_y - 19), (gate_x["g"], wy), (wx + 15, wy)],
+        color=GATE_COLORS["g"],
+        width=2.5,
+    )
     cv.op(wx, wy, "⊙")
     cv.line([(wx, wy - 13), (wx, c_y + 15)], color=INK, width=2.5)
     cv.op(wx, c_y, "+", stroke=c_col)
@@ -218,13 +303,16 @@ def lstm_cell() -> Diagram:
     cv.line([(ox, gate_y + 13), (ox, bus_y), (735, bus_y)], color=h_col, width=3)
     cv.text(740, bus_y - 10, "h_t", anchor="end")
     cv.text(650, bus_y + 22, "output; the next step's h_{t-1}", size=12, color="#555555")
-    alt = ("Diagram of one LSTM step. The cell state c_{t-1} enters at the top left and runs straight "
-           "across the cell, highlighted in orange: it is multiplied element-wise by the forget gate "
-           "σ(f_t), then σ(i_t) ⊙ tanh(g_t) is added, and it leaves as c_t; no weight matrix and no "
-           "squashing function touches it. The hidden state h_{t-1} and the input x_t join at the bottom "
-           "and feed four coloured gate boxes, σ(i_t), σ(f_t), tanh(g_t) and σ(o_t), each a weight "
-           "matrix times [h_{t-1}, x_t] plus a bias. On the right, tanh(c_t) is multiplied by σ(o_t) "
-           "to give h_t, the output.")
+    alt = (
+        "Diagram of one LSTM step. The cell state c_{t-1} enters at the top left and runs straight "
+        "across the cell, highlighted in orange: it is multiplied element-wise by the forget gate "
+        "σ(f_t), then σ(i_t) ⊙ tanh(g_t) is added, and it leaves as c_t; no weight matrix and no "
+        "squashing function touches it. The hidden state h_{t-1} and the input x_t join at the "
+        "bottom "
+        "and feed four coloured gate boxes, σ(i_t), σ(f_t), tanh(g_t) and σ(o_t), each a weight "
+        "matrix times [h_{t-1}, x_t] plus a bias. On the right, tanh(c_t) is multiplied by σ(o_t) "
+        "to give h_t, the output."
+    )
     return cv.render(alt)
 
 
@@ -238,7 +326,9 @@ def lstm_unrolled(n_shown: int = 3) -> Diagram:
     dots and step :math:`T`.
     """
     if not isinstance(n_shown, int) or not 1 <= n_shown <= 4:
-        raise ValueError(f"n_shown must be an int from 1 to 4 (steps drawn before the dots), got {n_shown!r}")
+        raise ValueError(
+            f"n_shown must be an int from 1 to 4 (steps drawn before the dots), got {n_shown!r}"
+        )
     c_col, h_col, x_col, grad = (STATE_COLORS[k] for k in ("c", "h", "x", "gradient"))
     cell_w, pitch, left = 80, 150, 160
     xs = [left + k * pitch for k in range(n_shown)]
@@ -282,23 +372,44 @@ def lstm_unrolled(n_shown: int = 3) -> Diagram:
     for k, (a, b) in enumerate(segments):
         if k == len(segments) - 1:
             b = dots_x - 22  # the gap with the dots: arrows and labels left of the dots
-            cv.line([(segments[k][1] - 6, c_y - 18), (dots_x + 24, c_y - 18)], color=grad,
-                    width=2, dash="6 4", arrow=False)
-            cv.line([(segments[k][1] - 6, h_y + 18), (dots_x + 24, h_y + 18)], color=grad,
-                    width=2, dash="6 4", arrow=False)
+            cv.line(
+                [(segments[k][1] - 6, c_y - 18), (dots_x + 24, c_y - 18)],
+                color=grad,
+                width=2,
+                dash="6 4",
+                arrow=False,
+            )
+            cv.line(
+                [(segments[k][1] - 6, h_y + 18), (dots_x + 24, h_y + 18)],
+                color=grad,
+                width=2,
+                dash="6 4",
+                arrow=False,
+            )
         cv.line([(b - 6, c_y - 18), (a + 6, c_y - 18)], color=grad, width=2, dash="6 4")
         cv.line([(b - 6, h_y + 18), (a + 6, h_y + 18)], color=grad, width=2, dash="6 4")
         cv.text((a + b) / 2, c_y - 27, "⊙ σ(f)", size=12, color=grad)
         cv.text((a + b) / 2, h_y + 38, "× W_h …", size=12, color=grad)
-    cv.text(40, 318, "Dashed: the gradient of L_T flowing back. Along c, one ⊙ σ(f_t) per step; "
-                     "along h, a matrix with W_h and σ′, tanh′ per step.", size=12, anchor="start")
-    alt = ("Diagram of an LSTM unrolled over time: identical LSTM cells for steps 1, 2, 3, and so on up to "
-           "step T, side by side. The cell state c runs along the top from c_0 to c_T (orange), the "
-           "hidden state h along the bottom from h_0 to h_T (blue), and each cell reads its input x_t "
-           "from below. h_T feeds the loss L_T on the right. Dashed red arrows show the gradient of L_T "
-           "flowing back to the start: along c it is multiplied at every step only by the forget gate "
-           "σ(f_t), element by element; along h it is multiplied at every step by a matrix that contains "
-           "the recurrent weights W_h and the derivatives of the gates.")
+    cv.text(
+        40,
+        318,
+        "Dashed: the gradient of L_T flowing back. Along c, one ⊙ σ(f_t) per step; "
+        "along h, a matrix with W_h and σ′, tanh′ per step.",
+        size=12,
+        anchor="start",
+    )
+    alt = (
+        "Diagram of an LSTM unrolled over time: identical LSTM cells for steps 1, 2, 3, and so "
+        "on up to "
+        "step T, side by side. The cell state c runs along the top from c_0 to c_T (orange), the "
+        "hidden state h along the bottom from h_0 to h_T (blue), and each cell reads its input x_t "
+        "from below. h_T feeds the loss L_T on the right. Dashed red arrows show the gradient "
+        "of L_T "
+        "flowing back to the start: along c it is multiplied at every step only by the forget gate "
+        "σ(f_t), element by element; along h it is multiplied at every step by a matrix that "
+        "contains "
+        "the recurrent weights W_h and the derivatives of the gates."
+    )
     return cv.render(alt)
 
 
@@ -316,8 +427,14 @@ def hyper_lstm() -> Diagram:
     pale = "#f1ebf7"
     # the hyper lane
     cv.rect(400, 100, 770, 176, fill="#fbf9fd", stroke=hy, rx=14)
-    cv.text(30, 178, "hyper cell: a small LSTM that writes the scales", size=13, color=hy,
-            anchor="start")
+    cv.text(
+        30,
+        178,
+        "hyper cell: a small LSTM that writes the scales",
+        size=13,
+        color=hy,
+        anchor="start",
+    )
     cv.line([(30, 100), (138, 100)], color=INK, width=2)
     cv.text(30, 130, "x̂_t = [h_{t-1}; x_t]", size=14, anchor="start")
     cv.rect(210, 100, 140, 56, fill=pale, stroke=hy, rx=8)
@@ -330,9 +447,11 @@ def hyper_lstm() -> Diagram:
     # rows, top to bottom: z_b, z_x, z_h. The row that reaches farthest right is on top, so the
     # lines that come down from the rows cross no other row.
     dh_x, dx_x, b_x = 560, 640, 715
-    rows = [("z_b", "W_{bz}^k z_b + b_0^k", "b^k", 50, b_x, 138),
-            ("z_x", "W_{xz}^k z_x", "d_x^k", 100, dx_x, 110),
-            ("z_h", "W_{hz}^k z_h", "d_h^k", 150, dh_x, 110)]
+    rows = [
+        ("z_b", "W_{bz}^k z_b + b_0^k", "b^k", 50, b_x, 138),
+        ("z_x", "W_{xz}^k z_x", "d_x^k", 100, dx_x, 110),
+        ("z_h", "W_{hz}^k z_h", "d_h^k", 150, dh_x, 110),
+    ]
     for z, w, d, y, drop, w_width in rows:
         cv.line([(318, 100), (318, y), (346, y)], color=hy, width=2)
         cv.box(376, y, 54, 28, z, fill=pale, stroke=hy, color=hy, size=14)
@@ -368,16 +487,24 @@ def hyper_lstm() -> Diagram:
     cv.line([(b_x + 13, sum_y), (b_x + 22, sum_y)], color=INK, width=2, arrow=False)
     cv.box(b_x + 41, sum_y, 38, 28, "LN", size=13)
     cv.text(b_x + 41, sum_y - 24, "k_t", size=15)
-    cv.text(470, 408, "then c_t, h_t as in the LSTM, with h_t = σ(o_t) ⊙ tanh(LN(c_t))",
-            size=12, color="#555555")
-    alt = ("Diagram of one HyperLSTM step for one gate k, which is one of i, f, g, o. Top, in violet: "
-           "the hyper cell, a small LSTM with its own state ĥ and ĉ, reads x̂_t = [h_{t-1}; x_t] and "
-           "outputs ĥ_t. Linear maps turn ĥ_t into three small vectors z_h, z_x and z_b; for gate k, "
-           "W_hz^k maps z_h to the scaling vector d_h^k, W_xz^k maps z_x to d_x^k, and W_bz^k with b_0^k "
-           "maps z_b to the bias b^k. Bottom, the main cell's gate: W_h^k h_{t-1} is multiplied "
-           "element-wise by d_h^k, W_x^k x_t by d_x^k, the two are added to b^k, and layer "
-           "normalisation (LN) gives the pre-activation k_t. The cell state and hidden state are then "
-           "updated as in the LSTM.")
+    cv.text(
+        470,
+        408,
+        "then c_t, h_t as in the LSTM, with h_t = σ(o_t) ⊙ tanh(LN(c_t))",
+        size=12,
+        color="#555555",
+    )
+    alt = (
+        "Diagram of one HyperLSTM step for one gate k, which is one of i, f, g, o. Top, in violet: "
+        "the hyper cell, a small LSTM with its own state ĥ and ĉ, reads x̂_t = [h_{t-1}; x_t] and "
+        "outputs ĥ_t. Linear maps turn ĥ_t into three small vectors z_h, z_x and z_b; for gate k, "
+        "W_hz^k maps z_h to the scaling vector d_h^k, W_xz^k maps z_x to d_x^k, and W_bz^k "
+        "with b_0^k "
+        "maps z_b to the bias b^k. Bottom, the main cell's gate: W_h^k h_{t-1} is multiplied "
+        "element-wise by d_h^k, W_x^k x_t by d_x^k, the two are added to b^k, and layer "
+        "normalisation (LN) gives the pre-activation k_t. The cell state and hidden state are then "
+        "updated as in the LSTM."
+    )
     return cv.render(alt)
 
 
@@ -393,12 +520,15 @@ def row_scaling(n_h: int = 6, n_z: int = 3, seed: int = 4) -> Diagram:
     r"""Row scaling: :math:`W_h(z) = \operatorname{diag}(d)\, W_h` with :math:`d = W_{hz} z`.
 
     Drawn with small random numbers (``seed`` for Python's ``random``): the feature vector
-    :math:`z` (:math:`N_z` numbers) gives the scaling vector :math:`d` (:math:`N_h` numbers), and row
+    :math:`z` (:math:`N_z` numbers) gives the scaling vector :math:`d` (:math:`N_h` numbers), and
+    row
     :math:`i` of the fixed :math:`W_h` is multiplied by :math:`d_i`, so each row of
     :math:`W_h(z)` keeps its direction and changes only its length and sign.
     """
     if not (isinstance(n_h, int) and 2 <= n_h <= 10 and isinstance(n_z, int) and 1 <= n_z <= n_h):
-        raise ValueError(f"expected 2 <= n_h <= 10 and 1 <= n_z <= n_h (ints), got n_h={n_h!r}, n_z={n_z!r}")
+        raise ValueError(
+            f"expected 2 <= n_h <= 10 and 1 <= n_z <= n_h (ints), got n_h={n_h!r}, n_z={n_z!r}"
+        )
     rng = random.Random(seed)
     w_h = [[rng.uniform(-1, 1) for _ in range(n_h)] for _ in range(n_h)]
     w_hz = [[rng.uniform(-1, 1) for _ in range(n_z)] for _ in range(n_h)]
@@ -412,8 +542,13 @@ def row_scaling(n_h: int = 6, n_z: int = 3, seed: int = 4) -> Diagram:
     height = top + n_h * s + 110
     cv = _Canvas(760, height, "row-scaling")
 
-    def grid(x0: float, values: Sequence[Sequence[float]], vm: float, numbers: bool = False,
-             cw: float = s) -> None:
+    def grid(
+        x0: float,
+        values: Sequence[Sequence[float]],
+        vm: float,
+        numbers: bool = False,
+        cw: float = s,
+    ) -> None:
         for i, row in enumerate(values):
             for j, v in enumerate(row):
                 cx, cy = x0 + j * cw + cw / 2, top + i * s + s / 2
@@ -453,31 +588,59 @@ def row_scaling(n_h: int = 6, n_z: int = 3, seed: int = 4) -> Diagram:
     x += 30
     grid(x, scaled, vmax)
     cv.text(x + n_h * s / 2, top - 12, "W_h(z)", size=15)
-    cv.text(x + n_h * s / 2, top + n_h * s + 20, "row i = d_i × row i of W_h", size=11, color="#555555")
+    cv.text(
+        x + n_h * s / 2, top + n_h * s + 20, "row i = d_i × row i of W_h", size=11, color="#555555"
+    )
     base = top + n_h * s + 52
-    cv.text(20, base, "Each row keeps its pattern and changes only its size and sign (a negative d_i "
-                      "flips it).", size=13, anchor="start")
-    cv.text(20, base + 24, "In the cell: W_h(z) h_{t-1} = d ⊙ (W_h h_{t-1}), so W_h(z) is never built.",
-            size=13, anchor="start")
-    cv.text(20, base + 46, "Colour: red positive, blue negative, white zero (one scale for W_h and W_h(z)).",
-            size=11, anchor="start", color="#555555")
-    alt = (f"Diagram of row scaling with N_h = {n_h} and N_z = {n_z}. On the left, the matrix W_hz "
-           f"({n_h} by {n_z}) times the feature vector z ({n_z} numbers) gives the scaling vector d "
-           f"({n_h} numbers, printed in its cells). On the right, diag(d) times the fixed matrix W_h "
-           f"({n_h} by {n_h}, drawn as coloured squares, red positive and blue negative) equals W_h(z): "
-           "row i of W_h(z) is row i of W_h multiplied by d_i, so every row keeps its pattern of colours "
-           "and only becomes stronger, fainter, or flipped in sign where d_i is negative. In the cell, "
-           "W_h(z) h = d ⊙ (W_h h), so the scaled matrix is never built.")
+    cv.text(
+        20,
+        base,
+        "Each row keeps its pattern and changes only its size and sign (a negative d_i flips it).",
+        size=13,
+        anchor="start",
+    )
+    cv.text(
+        20,
+        base + 24,
+        "In the cell: W_h(z) h_{t-1} = d ⊙ (W_h h_{t-1}), so W_h(z) is never built.",
+        size=13,
+        anchor="start",
+    )
+    cv.text(
+        20,
+        base + 46,
+        "Colour: red positive, blue negative, white zero (one scale for W_h and W_h(z)).",
+        size=11,
+        anchor="start",
+        color="#555555",
+    )
+    alt = (
+        f"Diagram of row scaling with N_h = {n_h} and N_z = {n_z}. On the left, the matrix W_hz "
+        f"({n_h} by {n_z}) times the feature vector z ({n_z} numbers) gives the scaling vector d "
+        f"({n_h} numbers, printed in its cells). On the right, diag(d) times the fixed matrix W_h "
+        f"({n_h} by {n_h}, drawn as coloured squares, red positive and blue negative) equals "
+        f"W_h(z): "
+        "row i of W_h(z) is row i of W_h multiplied by d_i, so every row keeps its pattern of "
+        "colours "
+        "and only becomes stronger, fainter, or flipped in sign where d_i is negative. In the "
+        "cell, "
+        "W_h(z) h = d ⊙ (W_h h), so the scaled matrix is never built."
+    )
     return cv.render(alt)
 
 
 #: Every diagram of the book, by name.
-ALL = {"lstm-cell": lstm_cell, "lstm-unrolled": lstm_unrolled, "hyper-lstm": hyper_lstm,
-       "row-scaling": row_scaling}
+ALL = {
+    "lstm-cell": lstm_cell,
+    "lstm-unrolled": lstm_unrolled,
+    "hyper-lstm": hyper_lstm,
+    "row-scaling": row_scaling,
+}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m lstm_edu.display.diagrams FOLDER``: write every diagram as ``FOLDER/<name>.svg``."""
+    """``python -m lstm_edu.display.diagrams FOLDER``: write every diagram as "
+    "``FOLDER/<name>.svg``."""
     import argparse
 
     ap = argparse.ArgumentParser(description=main.__doc__)

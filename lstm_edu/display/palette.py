@@ -7,8 +7,8 @@ Defined once here; :mod:`lstm_edu.display.diagrams` draws with it and the chapte
 
 The colours are the Okabe-Ito set, which readers with the common forms of colour blindness can
 tell apart. Gates are in the order i, f, g, o (``torch.nn.LSTM``'s). A key may name the gate's
-pre-activation (``"f"``) or its value as the recorders store it (``"sigma_f"``, ``"tanh_g"``): a gate
-has one colour, whichever of the two a plot shows.
+pre-activation (``"f"``) or its value as the recorders store it (``"sigma_f"``, ``"tanh_g"``): a
+gate has one colour, whichever of the two a plot shows.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ GATE_COLORS: Dict[str, str] = {
 
 #: The states and the other quantities the diagrams draw.
 STATE_COLORS: Dict[str, str] = {
-    "c": "#E69F00",         # cell state c_t (long-term memory): orange
-    "h": "#56B4E9",         # hidden state h_t (short-term memory): sky blue
-    "x": "#555555",         # input x_t: dark grey
-    "hyper": "#7B4FA0",     # the hyper cell and what it generates (ĥ, z, d): violet
+    "c": "#E69F00",  # cell state c_t (long-term memory): orange
+    "h": "#56B4E9",  # hidden state h_t (short-term memory): sky blue
+    "x": "#555555",  # input x_t: dark grey
+    "hyper": "#7B4FA0",  # the hyper cell and what it generates (ĥ, z, d): violet
     "gradient": "#C0001A",  # a gradient flowing back: red
 }
 
