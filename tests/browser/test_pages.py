@@ -118,7 +118,8 @@ def check_images(page, expected: int) -> None:
 def check_alt_text(page) -> None:
     """Every image in the article has an alt text of its own (not its file name, which is what
     Sphinx writes when a notebook figure has none: see CONTRIBUTING.md, "Figures")."""
-    images = page.evaluate("""() => Array.from(document.querySelectorAll('article img')).map(img => {
+    images = page.evaluate("""() => Array.from(document.querySelectorAll('article img'))
+      .map(img => {
         const cell = img.closest('.cell');
         const code = cell ? (cell.querySelector('.cell_input pre') || {}).textContent || '' : '';
         return {alt: (img.getAttribute('alt') || '').trim(), src: img.getAttribute('src') || '',
@@ -128,7 +129,8 @@ def check_alt_text(page) -> None:
     for img in images:
         alt, src = img["alt"], img["src"]
         name = src.rsplit("/", 1)[-1]
-        if not alt or alt in (src, name) or re.fullmatch(r"\S+\.(png|jpe?g|gif|svg|webp)", alt, re.I):
+        file_like = re.fullmatch(r"\S+\.(png|jpe?g|gif|svg|webp)", alt, re.I)
+        if not alt or alt in (src, name) or file_like:
             bad.append(f"{name} (alt {alt!r}; cell ending: {img['code']!r})")
     assert not bad, (f"{len(bad)} figure(s) without alt text (set the cell's metadata "
                      f'"mystnb": {{"image": {{"alt": "..."}}}}, CONTRIBUTING.md): {bad}')
@@ -147,7 +149,8 @@ def check_no_sideways_scroll(page) -> None:
     result = page.evaluate("""async ([selectors]) => {
         if (window.MathJax && MathJax.startup) await MathJax.startup.promise;
         document.querySelectorAll('details').forEach(d => { d.open = true; });
-        document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
+        document.querySelectorAll('.toggle-hidden')
+            .forEach(e => e.classList.remove('toggle-hidden'));
         await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
         const art = document.querySelector('article') || document.body;
         const over = Array.from(art.querySelectorAll(selectors.join(',')))
@@ -165,7 +168,8 @@ def check_no_sideways_scroll(page) -> None:
         f"{len(result['wide'])} element(s) scroll sideways at {width} px (code lines at most 88 "
         f"characters, package lines 100, long equations broken): {result['wide'][:8]}")
     doc_scroll, doc_client = result["doc"]
-    assert doc_scroll <= doc_client + 1, f"the page scrolls sideways at {width} px: {doc_scroll} > {doc_client}"
+    assert doc_scroll <= doc_client + 1, (
+        f"the page scrolls sideways at {width} px: {doc_scroll} > {doc_client}")
 
 
 def check_widgets(page, expected: int) -> None:
