@@ -2,6 +2,7 @@
 #   make book      environment + offline web assets + _build/html (stored outputs, warnings are errors)
 #   make test      the same, then every test: package, stored notebooks, nbval, book, browser
 #   make execute   re-run chapters and store outputs: make execute NB="book/02_lstm_cell.ipynb" SIZE=quick DEVICE=cpu
+#   make handouts  students' copies without solutions and answer keys in _build/handouts/
 # TOC=path/to/toc.yml builds and tests another table of contents (default _toc.yml).
 # GPU machine with torch but no Jupyter: `make wheels` here, then tools/README.md.
 
@@ -25,10 +26,10 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 JB_FLAGS := --all -W -n --keep-going $(if $(filter-out _toc.yml,$(TOC)),--toc $(TOC))
 
-.PHONY: help env web book test test-package test-nbval test-browser chromium execute wheels clean
+.PHONY: help env web book test test-package test-nbval test-browser chromium execute handouts wheels clean
 
 help:
-	@sed -n '2,7p' Makefile | sed 's/^# *//'
+	@sed -n '2,8p' Makefile | sed 's/^# *//'
 
 # --- environment: re-made only when a requirements file changes -------------------------------
 $(ENV_STAMP): env/requirements-dev.txt pyproject.toml
@@ -79,6 +80,10 @@ test-browser: $(ENV_STAMP) chromium
 # --- execute chapters and store their outputs ------------------------------------------------------
 execute: $(ENV_STAMP)
 	$(PY) tools/execute.py --size $(SIZE) $(if $(DEVICE),--device $(DEVICE)) $(NB)
+
+# --- handouts for a class: every chapter without its solutions, and the answer keys ---------------
+handouts: $(ENV_STAMP)
+	$(PY) tools/handouts.py --out _build/handouts
 
 # Wheels for running tools/execute.py on a machine with python3 + torch but no Jupyter (tools/README.md).
 WHEELS_PYTHON ?= 3.12
