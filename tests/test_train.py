@@ -8,8 +8,19 @@ from torch import nn
 
 from lstm_edu import LSTM, HyperLSTM
 from lstm_edu.training.data import CharVocab, adding_problem, char_batches
-from lstm_edu.training.train import (CharLM, SequenceRegressor, bits_per_char, detach_state, fit, load_checkpoint,
-                            sample, save_checkpoint, top_next_chars, train_char_lm)
+from lstm_edu.training.train import (
+    CharLM,
+    SequenceRegressor,
+    bits_per_char,
+    detach_state,
+    evaluating,
+    fit,
+    load_checkpoint,
+    sample,
+    save_checkpoint,
+    top_next_chars,
+    train_char_lm,
+)
 
 TEXT = "the cat sat on the mat. " * 60
 
@@ -146,3 +157,24 @@ def test_fit_trains_a_sequence_regressor():
     assert len(hist["loss"]) == 300
     assert hist["eval_loss"][-1] < 0.02 < hist["eval_loss"][0]
     assert model(eval_batch[0]).shape == (256, 1)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_evaluation_helpers_run_in_eval_mode_and_restore_the_mode(training):
+    vocab = CharVocab.from_text(TEXT)
+    model = small_lm(len(vocab))
+    modes = []
+    model.register_forward_pre_hook(lambda module, args: modes.append(module.training))
+    calls = [lambda: bits_per_char(model, vocab.encode(TEXT[:40]), batch_size=2, n_steps=8),
+             lambda: sample(model, vocab, "the", 5),
+             lambda: top_next_chars(model, vocab, "the ca", k=2)]
+    for call in calls:
+        model.train(training)
+        modes.clear()
+        call()
+        assert modes and not any(modes)  # every forward ran in eval mode
+        assert model.training is training and model.rnn.training is training
+    with pytest.raises(RuntimeError), evaluating(model):
+        assert not model.training
+        raise RuntimeError("the mode comes back after an error too")
+    assert model.training is training
