@@ -5,10 +5,11 @@ The modules the book derives, runs and trains. ``LSTMCell``/``LSTM`` and
 versions with the same parameters and results that run much faster.
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from . import settings
-from .models.hyper_lstm import (
-    HyperLSTM,
-    HyperLSTMCell,
+from .models.hyper_lstm import HyperLSTM, HyperLSTMCell
+from .models.hypernet import (
     explicit_matvec,
     explicit_weight,
     row_scaling_matvec,
@@ -16,7 +17,10 @@ from .models.hyper_lstm import (
 )
 from .models.lstm import LSTM, LSTMCell
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("lstm_edu")  # written once, in pyproject.toml
+except PackageNotFoundError:  # imported from a checkout that is not installed (PYTHONPATH)
+    __version__ = "unknown"
 
 __all__ = [
     "LSTM",

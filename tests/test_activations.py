@@ -1,13 +1,17 @@
-"""Tests for lstm_edu.analysis.activations: recording gates, text features, correlations, saturation, HTML."""
+"""lstm_edu.analysis.activations: recorded gates, text features, correlations, saturation."""
 
 import pytest
 import torch
 
 from lstm_edu import LSTM, HyperLSTM
-from lstm_edu.analysis.activations import (best_cells, cell_browser, colored_text_html, correlations, record_lstm,
-                                  saturation, text_features)
+from lstm_edu.analysis.activations import (
+    best_cells,
+    correlations,
+    record_lstm,
+    saturation,
+    text_features,
+)
 from lstm_edu.training.train import CharLM
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -18,15 +22,15 @@ def test_record_lstm_matches_the_network_and_its_equations():
     x = torch.randn(7, 2, 3)
     out, (h, c) = lstm(x)
     rec = record_lstm(lstm, x)
-    for k in ("i", "f", "g", "o", "c", "h"):
+    for k in ("sigma_i", "sigma_f", "tanh_g", "sigma_o", "c", "h"):
         assert rec[k].shape == (2, 7, 2, 5)
     assert torch.allclose(rec["h"][-1], out, atol=1e-6)        # top layer's h is the output
     assert torch.allclose(rec["c"][:, -1], c, atol=1e-6)        # last step's c is the final state
-    assert ((rec["f"] > 0) & (rec["f"] < 1)).all() and (rec["g"].abs() < 1).all()
+    assert ((rec["sigma_f"] > 0) & (rec["sigma_f"] < 1)).all() and (rec["tanh_g"].abs() < 1).all()
     # the LSTM equations hold between recorded quantities
     c_prev = torch.cat([torch.zeros(2, 1, 2, 5), rec["c"][:, :-1]], dim=1)
-    assert torch.allclose(rec["c"], rec["f"] * c_prev + rec["i"] * rec["g"], atol=1e-6)
-    assert torch.allclose(rec["h"], rec["o"] * torch.tanh(rec["c"]), atol=1e-6)
+    assert torch.allclose(rec["c"], rec["sigma_f"] * c_prev + rec["sigma_i"] * rec["tanh_g"], atol=1e-6)
+    assert torch.allclose(rec["h"], rec["sigma_o"] * torch.tanh(rec["c"]), atol=1e-6)
     assert lstm.cells[0]._forward_hooks == {}                   # hooks removed
 
 
@@ -80,25 +84,3 @@ def test_saturation():
     gate = torch.tensor([[0.05, 0.5], [0.95, 0.5], [0.05, 0.99], [0.5, 0.5]])
     left, right = saturation(gate)
     assert left.tolist() == [0.5, 0.0] and right.tolist() == [0.25, 0.25]
-
-
-def test_colored_text_html_escapes_and_colours():
-    out = colored_text_html("<a>\n", [1.0, 0.0, -1.0, 0.5], title="unit 3")
-    assert "&lt;" in out and "<a>" not in out
-    assert out.count("<span") == 4 and "↵" in out and "unit 3" in out
-    assert "rgb(255,0,0)" in out and "rgb(0,0,255)" in out and "rgb(255,255,255)" in out
-    with pytest.raises(ValueError):
-        colored_text_html("ab", [1.0])
-
-
-def test_cell_browser_renders_and_updates():
-    torch.manual_seed(0)
-    lstm = LSTM(3, 4, 2)
-    rec = record_lstm(lstm, torch.randn(5, 1, 3))
-    box = cell_browser(rec, "hello", layer=1, unit=2)
-    (_layer_w, key_w, unit_w), html_w = box.children[0].children, box.children[1]
-    assert "layer 1, unit 2, c" in html_w.value and html_w.value.count("<span") == 5
-    key_w.value = "f"
-    assert "layer 1, unit 2, f" in html_w.value
-    unit_w.value = 3
-    assert "unit 3" in html_w.value

@@ -36,7 +36,15 @@ def local_server(tmp_path):
 
 
 def test_stdlib_files_are_sorted_and_skip_test_folders(tmp_path):
-    for rel in ("b.py", "a/x.py", "a/test/t.py", "tests/y.py", "site-packages/p/q.py", "a/c.txt", "idle_test/z.py"):
+    for rel in (
+        "b.py",
+        "a/x.py",
+        "a/test/t.py",
+        "tests/y.py",
+        "site-packages/p/q.py",
+        "a/c.txt",
+        "idle_test/z.py",
+    ):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(f"# {rel}\n")
     files = [p.relative_to(tmp_path).as_posix() for p in corpora.python_stdlib_files(tmp_path)]
@@ -54,7 +62,7 @@ def test_this_pythons_stdlib_is_megabytes_of_code():
     assert len(corpus.files) > 300 and len(corpus.text) > 5_000_000
     assert "def " in corpus.text and "import " in corpus.text
     assert not any("/test/" in f"/{f}" or f.startswith("test/") for f in corpus.files)
-    assert corpora.python_stdlib_source().sha256 == corpus.sha256   # the same text every time
+    assert corpora.python_stdlib_source().sha256 == corpus.sha256  # the same text every time
 
 
 def test_fetch_checks_and_caches(local_server, tmp_path):
@@ -106,7 +114,10 @@ def test_tiny_shakespeare_from_a_local_folder(tmp_path, monkeypatch):
         corpora.tiny_shakespeare(local=tmp_path / "empty")
 
 
-@pytest.mark.skipif(not (SHARED / "tinyshakespeare" / "input.txt").exists(), reason="no local copy in ../shared/data")
+@pytest.mark.skipif(
+    not (SHARED / "tinyshakespeare" / "input.txt").exists(),
+    reason="no local copy in ../shared/data",
+)
 def test_the_real_tiny_shakespeare_from_the_shared_folder():
     corpus = corpora.tiny_shakespeare(local=SHARED)
     assert len(corpus.text) == 1_115_394 and corpus.text.startswith("First Citizen:")

@@ -224,8 +224,10 @@ def test_chapter9_checker(capsys):
     assert "NotImplementedError" in capsys.readouterr().out
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason="compile_pointwise compiles only for CUDA; there is no CUDA device here")
 def test_compile_pointwise_is_guarded():
-    """Without CUDA the GPU-only switch does nothing; CPU results are unchanged either way."""
+    """With CUDA the switch turns the compiled step on and off again; CPU results are unchanged."""
     from lstm_edu import fast
 
     enabled = FastLSTM.compile_pointwise()
@@ -259,3 +261,68 @@ def test_hyper_layer_function_gradcheck():
         assert torch.autograd.gradcheck(lambda *a: HyperLayerFunction.apply(*a, eps, hyper_eps), inputs)
     finally:
         HyperLayerFunction.chunk = chunk
+
+
+def test_taped_hyper_layer_gradients_equal_reference(monkeypatch):
+    """hyper_layer, the autograd-taped middle version (W_h's gradient from a WeightTape, one
+    matmul per sequence): its gradients with respect to the input, the initial state and every
+    parameter equal the reference HyperLSTM's, in float64, with and without layer norm."""
+    from torch import nn
+
+    from lstm_edu.fast import PackedHyperCell, hyper_layer
+    from lstm_edu.fast import hyper_tape
+    from lstm_edu.models.hyper_lstm import HyperLSTMCell
+
+    tapes = []
+
+    class CountedTape(hyper_tape.WeightTape):  # the same tape, remembered so we can see it used
+        def __init__(self, w):
+            super().__init__(w)
+            tapes.append(self)
+
+    monkeypatch.setattr(hyper_tape, "WeightTape", CountedTape)
+    n_layers, sizes = 2, (H, H, K, K)
+    for layer_norm in (True, False):
+        torch.manual_seed(3)
+        ref = HyperLSTM(I, H, K, Z, n_layers)
+        if not layer_norm:  # the paper's basic HyperLSTM cell; the reference loop runs any cell
+            ref.cells = nn.ModuleList([HyperLSTMCell(I if n == 0 else H, H, K, Z, layer_norm=False)
+                                       for n in range(n_layers)])
+        with torch.no_grad():  # away from the special initial values (z weights 0, d constant)
+            for p in ref.parameters():
+                p.add_(0.2 * torch.randn_like(p))
+        ref = ref.double()
+        taped = copy.deepcopy(ref)
+        x = torch.randn(T, B, I, dtype=torch.float64)
+        state = tuple(torch.randn(n_layers, B, n, dtype=torch.float64) for n in sizes)
+
+        def gradients(model, forward):
+            model.zero_grad()
+            x_ = x.clone().requires_grad_()
+            state_ = tuple(s.clone().requires_grad_() for s in state)
+            out, final = forward(model, x_, state_)
+            loss = out.sin().sum() + sum((0.5 + k) * (s * s).sum() for k, s in enumerate(final))
+            loss.backward()
+            named = {n: p.grad for n, p in model.named_parameters()}
+            return [out, *final], [x_.grad, *(s.grad for s in state_)], named
+
+        def taped_forward(model, x_, state_):
+            out, final = x_, []
+            for layer, cell in enumerate(model.cells):
+                out, s = hyper_layer(PackedHyperCell(cell), out, *(s[layer] for s in state_))
+                final.append(s)
+            return out, tuple(torch.stack(t) for t in zip(*final))  # [L, B, size] each
+
+        tapes.clear()
+        want_vals, want_grads, want_named = gradients(ref, lambda m, a, s: m(a, s))
+        got_vals, got_grads, got_named = gradients(taped, taped_forward)
+        assert len(tapes) == n_layers and all(len(t.xs) == T for t in tapes)
+        what = f"layer_norm={layer_norm}"
+        for name, got, want in zip(("out", "h", "c", "h_hat", "c_hat"), got_vals, want_vals):
+            assert_close(got, want, 1e-12, f"{what}, {name}")
+        for name, got, want in zip(("x", "h0", "c0", "h_hat0", "c_hat0"), got_grads, want_grads):
+            assert_close(got, want, 1e-10, f"{what}, d loss / d {name}")
+        assert got_named.keys() == want_named.keys()
+        for name, want in want_named.items():
+            assert want is not None and got_named[name] is not None, f"{what}: no gradient for {name}"
+            assert_close(got_named[name], want, 1e-10, f"{what}, d loss / d {name}")

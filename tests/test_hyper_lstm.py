@@ -68,7 +68,7 @@ def test_explicit_weight_equals_row_scaling():
     d = z @ w_dz.T
     torch.testing.assert_close(w_h, d[:, :, None] * w_hd[None], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(explicit_matvec(w_hz, z, h), row_scaling_matvec(w_hd, w_dz, z, h), atol=1e-5, rtol=1e-4)
-    with pytest.raises(ValueError, match="w_hz must be"):
+    with pytest.raises(ValueError, match="w_tensor must be"):
         explicit_weight(w_hz, torch.randn(B, NZ + 1))
 
 

@@ -44,8 +44,9 @@ BASE = dict(steps=3, batch_size=4, n_steps=8, lr=1e-2, eval_every=3, progress=Fa
 
 def go(fn, cache, m=None, train=IDS, **changes):
     kwargs = {**BASE, **changes}
-    return runcache.run(fn, m if m is not None else model(), train, IDS[:50], cache=cache, verbose=False,
-                        **kwargs)
+    return runcache.run(
+        fn, m if m is not None else model(), train, IDS[:50], cache=cache, verbose=False, **kwargs
+    )
 
 
 def test_a_hit_loads_the_trained_weights_and_history_without_training(tmp_path):
@@ -64,15 +65,29 @@ def test_a_hit_loads_the_trained_weights_and_history_without_training(tmp_path):
         assert torch.equal(a, b), name
 
 
-@pytest.mark.parametrize("change", [
-    {"steps": 4}, {"lr": 2e-2}, {"batch_size": 2}, {"n_steps": 7}, {"seed": 1}, {"clip": 0.5},
-    {"schedule": "cosine"}, {"train": IDS.flip(0)}, {"m": "hidden"}, {"m": "seed"}, {"m": "class"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"steps": 4},
+        {"lr": 2e-2},
+        {"batch_size": 2},
+        {"n_steps": 7},
+        {"seed": 1},
+        {"clip": 0.5},
+        {"schedule": "cosine"},
+        {"train": IDS.flip(0)},
+        {"m": "hidden"},
+        {"m": "seed"},
+        {"m": "class"},
+    ],
+)
 def test_any_change_of_the_configuration_is_a_miss(tmp_path, change):
     fn = Counting()
     go(fn, tmp_path)
     change = dict(change)
-    m = {"hidden": model(hidden=12), "seed": model(seed=1), "class": model(rnn=HyperLSTM)}.get(change.pop("m", None))
+    m = {"hidden": model(hidden=12), "seed": model(seed=1), "class": model(rnn=HyperLSTM)}.get(
+        change.pop("m", None)
+    )
     go(fn, tmp_path, m, **change)
     assert fn.calls == 2
     assert len(list((tmp_path / "runs").glob("*.pt"))) == 2
@@ -89,6 +104,7 @@ def test_package_version_is_part_of_the_key(tmp_path, monkeypatch):
     fn = Counting()
     go(fn, tmp_path)
     import lstm_edu
+
     monkeypatch.setattr(lstm_edu, "__version__", "99.0")
     go(fn, tmp_path)
     assert fn.calls == 2
@@ -98,12 +114,12 @@ def test_a_corrupt_entry_is_retrained_with_a_warning_never_used(tmp_path):
     fn = Counting()
     go(fn, tmp_path)
     (entry,) = (tmp_path / "runs").glob("*.pt")
-    entry.write_bytes(entry.read_bytes()[:100])          # truncated
+    entry.write_bytes(entry.read_bytes()[:100])  # truncated
     with pytest.warns(UserWarning, match="could not be used"):
         go(fn, tmp_path)
     assert fn.calls == 2
     with warnings.catch_warnings():
-        warnings.simplefilter("error")                   # the rewritten entry is good again
+        warnings.simplefilter("error")  # the rewritten entry is good again
         go(fn, tmp_path)
     assert fn.calls == 2
 
@@ -114,7 +130,7 @@ def test_an_entry_with_another_configuration_is_retrained(tmp_path):
     (entry,) = (tmp_path / "runs").glob("*.pt")
     stored = torch.load(entry, weights_only=True)
     config = json.loads(stored["config"])
-    config["arguments"]["steps"] = 1000                  # as if another run had been stored here
+    config["arguments"]["steps"] = 1000  # as if another run had been stored here
     stored["config"] = json.dumps(config)
     torch.save(stored, entry)
     with pytest.warns(UserWarning, match="different configuration"):
@@ -146,8 +162,12 @@ def test_cache_off_and_cache_folder_from_the_environment(tmp_path, monkeypatch):
 
 def test_arguments_the_key_cannot_read_are_refused():
     with pytest.raises(TypeError, match="optimizer object"):
-        runcache.configuration(train_char_lm, model(), (IDS,), {"steps": 1, "optimizer": torch.optim.SGD(
-            model().parameters(), lr=0.1)})
+        runcache.configuration(
+            train_char_lm,
+            model(),
+            (IDS,),
+            {"steps": 1, "optimizer": torch.optim.SGD(model().parameters(), lr=0.1)},
+        )
     with pytest.raises(TypeError, match="key_extra"):
         runcache.configuration(train_char_lm, model(), (IDS,), {"steps": 1, "val_ids": lambda: IDS})
     config = runcache.configuration(train_char_lm, model(), (IDS,), {"steps": 1, "device": None})

@@ -8,9 +8,21 @@ from torch import nn
 
 from lstm_edu import LSTM, HyperLSTM
 from lstm_edu.training.data import CharVocab, adding_problem, char_batches
-from lstm_edu.training.train import (CharLM, NonFiniteLoss, SequenceRegressor, bits_per_char, detach_state, fit,
-                                     last_fifth_improvement, load_checkpoint,
-                            sample, save_checkpoint, top_next_chars, train_char_lm)
+from lstm_edu.training.train import (
+    CharLM,
+    NonFiniteLoss,
+    SequenceRegressor,
+    bits_per_char,
+    detach_state,
+    evaluating,
+    fit,
+    last_fifth_improvement,
+    load_checkpoint,
+    sample,
+    save_checkpoint,
+    top_next_chars,
+    train_char_lm,
+)
 
 TEXT = "the cat sat on the mat. " * 60
 
@@ -171,9 +183,15 @@ def test_a_non_finite_loss_stops_training_naming_the_step_and_the_last_good_loss
 def test_fit_stops_on_an_infinite_loss():
     model = SequenceRegressor(LSTM(2, 8, 1))
     batch = adding_problem(5, 4, torch.Generator().manual_seed(0))
-    loss_fn = lambda p, y: torch.nn.functional.mse_loss(p, y) / (0.0 if len(calls) >= 2 else 1.0)
     calls = []
-    make = lambda step: (calls.append(step), batch)[1]
+
+    def loss_fn(p, y):
+        return torch.nn.functional.mse_loss(p, y) / (0.0 if len(calls) >= 2 else 1.0)
+
+    def make(step):
+        calls.append(step)
+        return batch
+
     with pytest.raises(NonFiniteLoss, match="at step 2") as err:
         fit(model, make, steps=5, loss_fn=loss_fn, progress=False)
     assert err.value.history["step"] == [1]
@@ -219,3 +237,24 @@ def test_fit_cosine_schedule_ends_at_a_tenth():
     assert opt.param_groups[0]["lr"] == pytest.approx(0.002)
     with pytest.raises(ValueError, match="'constant' or 'cosine'"):
         fit(model, lambda step: batch, steps=4, schedule="step", progress=False)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_evaluation_helpers_run_in_eval_mode_and_restore_the_mode(training):
+    vocab = CharVocab.from_text(TEXT)
+    model = small_lm(len(vocab))
+    modes = []
+    model.register_forward_pre_hook(lambda module, args: modes.append(module.training))
+    calls = [lambda: bits_per_char(model, vocab.encode(TEXT[:40]), batch_size=2, n_steps=8),
+             lambda: sample(model, vocab, "the", 5),
+             lambda: top_next_chars(model, vocab, "the ca", k=2)]
+    for call in calls:
+        model.train(training)
+        modes.clear()
+        call()
+        assert modes and not any(modes)  # every forward ran in eval mode
+        assert model.training is training and model.rnn.training is training
+    with pytest.raises(RuntimeError), evaluating(model):
+        assert not model.training
+        raise RuntimeError("the mode comes back after an error too")
+    assert model.training is training

@@ -11,6 +11,10 @@ on the same device. The saved widget state lets the built book render widgets wi
 A notebook whose run raises (outside cells tagged ``raises-exception``) is left untouched and the
 script exits 1.
 
+The notebook's metadata keeps how long its run took and where, one record per size and device
+(``lstm_edu.runs``, e.g. ``"quick/cpu"``; a run at another size leaves the others' records), and
+which of them the stored outputs come from (``lstm_edu.stored``). The teaching page reads them.
+
 Only nbformat, nbclient and ipykernel are needed (no Jupyter server, no nbconvert, no PyYAML), so it
 also runs on a GPU machine that has torch but no Jupyter: see tools/README.md.
 """
@@ -18,8 +22,10 @@ also runs on a GPU machine that has torch but no Jupyter: see tools/README.md.
 from __future__ import annotations
 
 import argparse
+import datetime
 import hashlib
 import os
+import platform
 import sys
 import time
 from pathlib import Path
@@ -59,9 +65,64 @@ def stable_widget_ids(nb, name: str):
     return nbformat.reads(text, as_version=4)
 
 
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+SLOW_CELL_S = 1.0  # cells that take at least this long are named in the run record
+
+
+def run_record(seconds: float, cell_seconds: dict | None = None) -> dict:
+    """Where and how long this process's kernels ran: the size and device the chapters resolve
+    from ``LSTM_EDU_SIZE``/``LSTM_EDU_DEVICE`` (through ``lstm_edu.settings``), the device's name,
+    the CPU cores, torch's version, the date, whether it was Colab, and the cells (by id) that
+    took at least ``SLOW_CELL_S`` seconds."""
+    try:
+        from lstm_edu import settings
+        import torch
+
+        size, device = settings.SIZE, settings.DEVICE
+        name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
+        size, device, version = str(size), str(device), torch.__version__
+    except Exception:  # not importable here: say what was asked for
+        size = os.environ.get("LSTM_EDU_SIZE") or "auto"
+        device = os.environ.get("LSTM_EDU_DEVICE") or "auto"
+        name, version = "unknown", "unknown"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"size": size, "device": device, "device_name": name, "cpu_cores": cores,
+            "torch": version, "colab": "COLAB_RELEASE_TAG" in os.environ,
+            "seconds": round(seconds, 1), "date": datetime.date.today().isoformat(),
+            "slow_cells": {k: round(v, 1) for k, v in (cell_seconds or {}).items()
+                           if v >= SLOW_CELL_S}}
+
+
+def record_run(nb, seconds: float, cell_seconds: dict | None = None) -> dict:
+    """Store this run's record in the notebook's metadata, keeping the other sizes' and devices'."""
+    record = run_record(seconds, cell_seconds)
+    key = f"{record['size']}/{record['device'].split(':')[0]}"
+    meta = nb.metadata.setdefault("lstm_edu", {})
+    meta.setdefault("runs", {})[key] = record
+    meta["stored"] = key
+    return record
+
+
 def execute(path: Path, timeout: int, kernel: str) -> float:
     """Run ``path`` in a fresh kernel and write it back; return the seconds it took."""
     nb = nbformat.read(path, as_version=4)
+    started, cell_seconds = {}, {}
+
+    def cell_start(cell, cell_index, **_):
+        started[cell_index] = time.perf_counter()
+
+    def cell_done(cell, cell_index, **_):
+        cell_seconds[cell.get("id", str(cell_index))] = time.perf_counter() - started[cell_index]
+
     client = NotebookClient(
         nb,
         timeout=timeout,
@@ -69,6 +130,8 @@ def execute(path: Path, timeout: int, kernel: str) -> float:
         resources={"metadata": {"path": str(path.parent)}},  # the kernel's working directory
         store_widget_state=True,
         record_timing=False,  # no per-cell timestamps: they would change on every run
+        on_cell_execute=cell_start,  # instead, the slow cells' durations go into the run record
+        on_cell_executed=cell_done,
     )
     start = time.perf_counter()
     client.execute()
@@ -78,6 +141,7 @@ def execute(path: Path, timeout: int, kernel: str) -> float:
     missing = [v for v in views if v not in state]
     if missing:
         raise RuntimeError(f"{path}: widget state not saved for {len(missing)} of {len(views)} widget views")
+    record_run(nb, seconds, cell_seconds)
     nbformat.write(stable_widget_ids(nb, path.name), path)
     return seconds
 

@@ -2,85 +2,99 @@
 
 - :func:`record_lstm`: run an :class:`lstm_edu.LSTM` (alone or inside a
   :class:`lstm_edu.training.train.CharLM`) and record, at every step and in every layer, the gate
-  activations ``σ(i), σ(f), tanh(g), σ(o)`` and the states ``c``, ``h``.
+  values ``σ(i), σ(f), tanh(g), σ(o)`` and the states ``c``, ``h``.
 - :func:`text_features`: simple properties of every character of a text (inside double quotes,
   inside brackets, position in the line, ...) to compare cells with.
 - :func:`correlations`, :func:`best_cells`: Pearson correlation of every cell with a feature.
 - :func:`saturation`: the fraction of time each gate unit is near 0 or near 1.
-- :func:`colored_text_html`: a text with each character's background coloured by a value.
-- :func:`cell_browser`: an ipywidgets browser over layers, gates and units.
 
-Recording works by forward hooks on each :class:`lstm_edu.LSTMCell`: the hook receives the cell's
-inputs ``(x_t, h_{t-1}, c_{t-1})`` and recomputes the gates with the cell's own ``lin_x``,
-``lin_h`` and layer norms, then checks that they reproduce the ``c_t`` the cell returned.
+The text coloured by a unit's values and the browser over layers, gates and units are drawn by
+:mod:`lstm_edu.display` (``colored_text_html``, ``cell_browser``).
+
+Recording runs the network's own loop (``LSTM.steps``) and, at every step and in every layer, asks
+the cell for the pre-activations it used (``LSTMCell.gates`` of the layer's input and
+:math:`h_{t-1}`): the gate formula is the cell's, written once.
 This module is analysis code: the models never import it.
 """
 
 from __future__ import annotations
 
-import html
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 from torch import nn
 
-from ..models.lstm import LSTMCell
+from ..models.lstm import LSTM
 
-GATE_NAMES = ("i", "f", "g", "o")
-RECORDED = ("i", "f", "g", "o", "c", "h")
+# The keys of record_lstm's result: the gate values σ(i), σ(f), tanh(g), σ(o), then c_t and h_t
+RECORDED = ("sigma_i", "sigma_f", "tanh_g", "sigma_o", "c", "h")
 
 
-def _find_lstm_cells(model: nn.Module) -> List[LSTMCell]:
+def _find_lstm(model: nn.Module) -> LSTM:
     rnn = getattr(model, "rnn", model)
-    cells = getattr(rnn, "cells", None)
-    if cells is None or not all(isinstance(c, LSTMCell) for c in cells):
+    if not isinstance(rnn, LSTM):
         raise TypeError("record_lstm needs an lstm_edu.LSTM (or a model whose .rnn is one): "
                         f"got {type(rnn).__name__}")
-    return list(cells)
+    return rnn
+
+
+def _lstm_input(model: nn.Module, lstm: LSTM, inputs: torch.Tensor, state) -> tuple:
+    """What ``model`` feeds its LSTM when called on ``inputs``: ``(x [T, B, N_x], state)``.
+
+    ``model`` runs once, with a forward pre-hook on the LSTM that keeps its arguments."""
+    calls = []
+
+    def keep(module, args, kwargs):
+        calls.append((args + (kwargs.get("state"),))[:2])
+
+    handle = lstm.register_forward_pre_hook(keep, with_kwargs=True)
+    try:
+        model(inputs, state)
+    finally:
+        handle.remove()
+    if len(calls) != 1:
+        raise ValueError(f"record_lstm needs a model that calls its LSTM once per forward call; "
+                         f"{type(model).__name__} called it {len(calls)} times")
+    return calls[0]
 
 
 @torch.no_grad()
 def record_lstm(model: nn.Module, inputs: torch.Tensor, state=None) -> Dict[str, torch.Tensor]:
     r"""Run ``model`` on ``inputs`` and record every gate and state of every layer at every step.
 
-    ``model`` is an :class:`lstm_edu.LSTM` (then ``inputs`` is ``x [T, B, I]``) or a model with an
-    ``.rnn`` that is one, such as :class:`lstm_edu.training.train.CharLM` (then ``inputs`` is ``ids [T, B]``).
+    ``model`` is an :class:`lstm_edu.LSTM` (then ``inputs`` is ``x [T, B, N_x]``) or a model with
+    an ``.rnn`` that is one, such as :class:`lstm_edu.training.train.CharLM` (then ``inputs`` is
+    ``ids [T, B]``; the model runs once to find what its LSTM reads).
 
-    Returns a dict of CPU tensors, each ``[n_layers, T, B, H]``:
-    ``"i"`` :math:`\sigma(i_t)`, ``"f"`` :math:`\sigma(f_t)`, ``"g"`` :math:`\tanh(g_t)`,
-    ``"o"`` :math:`\sigma(o_t)` (the gate values, after their nonlinearity), ``"c"`` :math:`c_t` and
+    Returns a dict of CPU tensors, each ``[L, T, B, N_h]``: ``"sigma_i"`` :math:`\sigma(i_t)`,
+    ``"sigma_f"`` :math:`\sigma(f_t)`, ``"tanh_g"`` :math:`\tanh(g_t)`, ``"sigma_o"``
+    :math:`\sigma(o_t)` (the gate values, after their nonlinearity), ``"c"`` :math:`c_t` and
     ``"h"`` :math:`h_t`.
     """
-    cells = _find_lstm_cells(model)
-    per_layer: List[Dict[str, List[torch.Tensor]]] = [{k: [] for k in RECORDED} for _ in cells]
-
-    def make_hook(layer: int, cell: LSTMCell):
-        def hook(module, args, output):
-            x, h_prev, c_prev = args
-            h_new, c_new = output
-            ifgo = cell.lin_x(x) + cell.lin_h(h_prev)  # [B, 4H]
-            i, f, g, o = (ln(z) for ln, z in zip(cell.layer_norm, ifgo.chunk(4, dim=-1)))
-            i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
-            # the recomputed gates must reproduce the cell's own c_t (else the cell has changed)
-            c_check = f * c_prev + i * g
-            if not torch.allclose(c_check, c_new, atol=1e-5, rtol=1e-4):
-                raise RuntimeError("record_lstm: recomputed gates do not reproduce the cell's c_t; "
-                                   "the cell's forward differs from LSTMCell's equations")
-            rec = per_layer[layer]
-            for k, v in zip(RECORDED, (i, f, g, o, c_new, h_new)):
-                rec[k].append(v.detach().float().cpu())
-        return hook
-
-    handles = [cell.register_forward_hook(make_hook(layer, cell)) for layer, cell in enumerate(cells)]
+    lstm = _find_lstm(model)
     was_training = model.training
     model.eval()
     try:
-        model(inputs, state)
+        x, state = (inputs, state) if lstm is model else _lstm_input(model, lstm, inputs, state)
+        x = lstm.check_input(x)
+        if x.shape[0] == 0:
+            raise ValueError("x has no steps (n_steps=0): nothing to record")
+        states, _ = lstm.initial_state(x, state)  # per layer (h_0, c_0), each [B, N_h]
+        rec: Dict[str, List[torch.Tensor]] = {k: [] for k in RECORDED}
+        for x_t, layers in zip(x, lstm.steps(x, states)):
+            inputs_t = (x_t, *(h for h, _ in layers[:-1]))  # each layer's input: x_t, h_t below
+            step: Dict[str, List[torch.Tensor]] = {k: [] for k in RECORDED}
+            for cell, inp, (h_prev, _), (h, c) in zip(lstm.cells, inputs_t, states, layers):
+                i, f, g, o = cell.gates(inp, h_prev)  # the pre-activations of this step: [B, N_h]
+                values = (torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o), c, h)
+                for k, v in zip(RECORDED, values):
+                    step[k].append(v.float().cpu())
+            for k in RECORDED:
+                rec[k].append(torch.stack(step[k]))  # [L, B, N_h]
+            states = layers
     finally:
-        for hnd in handles:
-            hnd.remove()
         model.train(was_training)
-    return {k: torch.stack([torch.stack(per_layer[layer][k]) for layer in range(len(cells))]) for k in RECORDED}
+    return {k: torch.stack(v, dim=1) for k, v in rec.items()}  # [L, T, B, N_h]
 
 
 def text_features(text: str) -> Dict[str, torch.Tensor]:
@@ -118,17 +132,21 @@ def text_features(text: str) -> Dict[str, torch.Tensor]:
         pos[t] = float(col if ch != "\n" else 0)
         indented[t] = float(line_indented)
         space[t] = float(ch in " \n")
-    names = ("inside quotes", "inside brackets", "bracket depth", "position in line", "indented line", "space")
-    return {k: torch.tensor(v) for k, v in zip(names, (quotes, inside, depth_t, pos, indented, space))}
+    names = ("inside quotes", "inside brackets", "bracket depth", "position in line",
+             "indented line", "space")
+    values = (quotes, inside, depth_t, pos, indented, space)
+    return {k: torch.tensor(v) for k, v in zip(names, values)}
 
 
 def correlations(acts: torch.Tensor, feature: torch.Tensor) -> torch.Tensor:
-    """Pearson correlation of every unit with a feature: ``acts [T, H]``, ``feature [T]`` -> ``r [H]``.
+    """Pearson correlation of every unit with a feature: ``acts [T, N_h]``, ``feature [T]``
+    -> ``r [N_h]``.
 
     A unit (or a feature) that never changes has no defined correlation; it gets 0.
     """
     if acts.dim() != 2 or feature.shape != acts.shape[:1]:
-        raise ValueError(f"acts must be [T, H] and feature [T], got {list(acts.shape)} and {list(feature.shape)}")
+        raise ValueError(f"acts must be [T, H] and feature [T], "
+                         f"got {list(acts.shape)} and {list(feature.shape)}")
     a = acts.double() - acts.double().mean(0)
     f = feature.double() - feature.double().mean()
     denom = a.norm(dim=0) * f.norm()
@@ -146,96 +164,24 @@ def best_cells(rec: Dict[str, torch.Tensor], features: Dict[str, torch.Tensor], 
     vals = rec[key][:, :, batch]  # [L, T, H]
     out = []
     for name, feat in features.items():
-        r = torch.stack([correlations(vals[layer], feat) for layer in range(vals.shape[0])])  # [L, H]
+        # one r per unit of every layer: [L, N_h]
+        r = torch.stack([correlations(vals[layer], feat) for layer in range(vals.shape[0])])
         flat = int(r.abs().argmax())
         layer, unit = divmod(flat, r.shape[1])
         out.append((name, layer, unit, float(r[layer, unit])))
     return out
 
 
-def saturation(gate: torch.Tensor, low: float = 0.1, high: float = 0.9) -> Tuple[torch.Tensor, torch.Tensor]:
+def saturation(gate: torch.Tensor, low: float = 0.1, high: float = 0.9
+               ) -> Tuple[torch.Tensor, torch.Tensor]:
     """How often each unit of a σ-gate is saturated: ``gate [..., H]`` (values in [0, 1]).
 
     Returns ``(left, right)``, each ``[H]``: the fraction of positions where the unit is below
-    ``low`` (the gate nearly closed) and above ``high`` (nearly open); the thresholds 0.1 and 0.9 are
-    those of Karpathy, Johnson & Fei-Fei (2015).
+    ``low`` (the gate nearly closed) and above ``high`` (nearly open); the thresholds 0.1 and 0.9
+    are those of Karpathy, Johnson & Fei-Fei (2015).
     """
     flat = gate.reshape(-1, gate.shape[-1])
     return (flat < low).float().mean(0), (flat > high).float().mean(0)
 
 
-def _rgb(value: float, vmin: float, vmax: float) -> str:
-    """Blue for negative, white for 0, red for positive (``vmin < 0 < vmax``), or white→red."""
-    if vmin < 0 < vmax:
-        s = max(-1.0, min(1.0, value / (vmax if value > 0 else -vmin)))
-        a = abs(s)
-        r, g, b = (255, int(255 * (1 - a)), int(255 * (1 - a))) if s > 0 else (int(255 * (1 - a)), int(255 * (1 - a)), 255)
-    else:
-        a = max(0.0, min(1.0, (value - vmin) / max(vmax - vmin, 1e-12)))
-        r, g, b = 255, int(255 * (1 - a)), int(255 * (1 - a))
-    return f"rgb({r},{g},{b})"
-
-
-def colored_text_html(text: str, values: Sequence[float], vmin: float = -1.0, vmax: float = 1.0,
-                      title: Optional[str] = None) -> str:
-    """``text`` as HTML, each character on a background coloured by ``values[t]``.
-
-    With ``vmin < 0 < vmax`` negative values are blue, zero white, positive red (the colouring of
-    Karpathy's char-rnn visualisations); otherwise white (``vmin``) to red (``vmax``). Newlines are
-    kept (shown as ``↵``), the text is escaped, and each character's value is in its tooltip.
-    """
-    if len(values) != len(text):
-        raise ValueError(f"need one value per character: {len(text)} characters, {len(values)} values")
-    vals = [float(v) for v in values]
-    parts = []
-    if title:
-        parts.append(f'<div style="font-family:sans-serif;font-size:0.9em;margin-bottom:4px">{html.escape(title)}</div>')
-    parts.append('<div style="font-family:monospace;font-size:13px;line-height:1.5;white-space:pre;'
-                 'color:black;background:white;overflow-x:auto;padding:4px">')
-    for ch, v in zip(text, vals):
-        shown = "↵\n" if ch == "\n" else html.escape(ch)
-        parts.append(f'<span title="{v:+.3f}" style="background:{_rgb(v, vmin, vmax)}">{shown}</span>')
-    parts.append("</div>")
-    return "".join(parts)
-
-
-def cell_browser(rec: Dict[str, torch.Tensor], text: str, layer: int = 0, unit: int = 0, key: str = "c",
-                 batch: int = 0):
-    """An ipywidgets browser: pick the layer, the recorded quantity and the unit; see the text coloured.
-
-    ``rec`` comes from :func:`record_lstm` on ``text`` (one column, ``batch``). Gates in [0, 1] are
-    coloured white→red, ``tanh(g)``, ``h`` in [-1, 1] blue→red, ``c`` blue→red scaled by its
-    largest absolute value. Returns the widget (display it as the cell's last expression); its
-    starting view is saved with the notebook, so the static book shows it too.
-    """
-    import ipywidgets as w
-
-    n_layers, _, _, hidden = rec["c"].shape
-    layer_w = w.IntSlider(value=layer, min=0, max=n_layers - 1, description="layer")
-    key_w = w.Dropdown(options=[("c (cell state)", "c"), ("h (hidden state)", "h"), ("σ(i) input gate", "i"),
-                                ("σ(f) forget gate", "f"), ("tanh(g) candidate", "g"), ("σ(o) output gate", "o")],
-                       value=key, description="show")
-    unit_w = w.IntSlider(value=unit, min=0, max=hidden - 1, description="unit")
-    out = w.HTML()
-
-    def render(*_):
-        vals = rec[key_w.value][layer_w.value, :len(text), batch, unit_w.value]
-        if key_w.value in ("i", "f", "o"):
-            vmin, vmax = 0.0, 1.0
-        elif key_w.value == "c":
-            m = float(vals.abs().max()) or 1.0
-            vmin, vmax = -m, m
-        else:
-            vmin, vmax = -1.0, 1.0
-        title = (f"layer {layer_w.value}, unit {unit_w.value}, {key_w.value}: "
-                 f"min {float(vals.min()):+.2f}, max {float(vals.max()):+.2f}")
-        out.value = colored_text_html(text, vals.tolist(), vmin, vmax, title)
-
-    for ctl in (layer_w, key_w, unit_w):
-        ctl.observe(render, names="value")
-    render()
-    return w.VBox([w.HBox([layer_w, key_w, unit_w]), out])
-
-
-__all__ = ["GATE_NAMES", "RECORDED", "record_lstm", "text_features", "correlations", "best_cells",
-           "saturation", "colored_text_html", "cell_browser"]
+__all__ = ["RECORDED", "record_lstm", "text_features", "correlations", "best_cells", "saturation"]

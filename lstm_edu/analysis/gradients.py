@@ -25,7 +25,8 @@ from ..models.rnn import RNNCell, rnn_step_jacobian
 
 
 def readout_vector(hidden_size: int, device=None, dtype=torch.float32) -> torch.Tensor:
-    """The fixed unit vector ``v`` ``[H]`` of the loss :math:`L_T = \\langle v, h_T \\rangle`: all entries ``1/sqrt(H)``."""
+    """The fixed unit vector ``v`` ``[N_h]`` of the loss :math:`L_T = \\langle v, h_T \\rangle`:
+    all entries ``1/sqrt(N_h)``."""
     return torch.full((hidden_size,), hidden_size**-0.5, device=device, dtype=dtype)
 
 
@@ -35,7 +36,8 @@ def initial_state_gradient_norms(
     distances: Optional[Sequence[int]] = None,
     v: Optional[torch.Tensor] = None,
 ) -> Dict[str, torch.Tensor]:
-    r"""The norm of :math:`\partial L_T / \partial s_0` for each initial state tensor :math:`s_0` and distance :math:`T`.
+    r"""The norm of :math:`\partial L_T / \partial s_0` for each initial state tensor :math:`s_0`
+    and distance :math:`T`.
 
     The loss at distance :math:`T` is :math:`L_T = \langle v, h_T \rangle`, with :math:`h_T` the
     top layer's output at step :math:`T` (1-based) and ``v`` a fixed unit vector
@@ -43,7 +45,8 @@ def initial_state_gradient_norms(
 
     Args:
         model: a stacked recurrent network of the package (``RNN``, ``LSTM``, ``HyperLSTM``):
-            ``model(x, state) -> (out, state)`` with ``model.state_names`` and ``model.state_sizes``.
+            ``model(x, state) -> (out, state)`` with ``model.state_names`` and
+            ``model.state_sizes``.
         x: the input sequence ``[n_steps, batch_size, input_size]``.
         distances: the values of :math:`T` to measure, each in ``1..n_steps``; default all of them.
         v: the readout vector ``[hidden_size]``.
@@ -51,8 +54,9 @@ def initial_state_gradient_norms(
     Returns:
         ``{"distance": [D], name: [D, batch_size], ...}``: for every state name (``"h"``, and
         ``"c"`` for an LSTM) the norm, per sequence of the batch, of the gradient with respect to
-        that initial state (all layers together), in float64. Sequences of a batch do not interact, so row
-        ``b`` of the gradient of the batch's summed loss is sequence ``b``'s own gradient.
+        that initial state (all layers together), in float64. Sequences of a batch do not
+        interact, so row ``b`` of the gradient of the batch's summed loss is sequence ``b``'s own
+        gradient.
     """
     n_steps, batch_size = x.shape[0], x.shape[1]
     if distances is None:
@@ -63,7 +67,8 @@ def initial_state_gradient_norms(
         raise ValueError(f"distances must lie in 1..n_steps={n_steps}, got {bad[:5]}")
     names = tuple(model.state_names)
     state0 = tuple(
-        x.new_zeros(model.n_layers, batch_size, size).requires_grad_(True) for size in model.state_sizes
+        x.new_zeros(model.n_layers, batch_size, size).requires_grad_(True)
+        for size in model.state_sizes
     )
     out, _ = model(x, state0)  # out: [n_steps, B, H]
     if v is None:
@@ -77,18 +82,22 @@ def initial_state_gradient_norms(
                 g = torch.zeros_like(s0)
             # [n_layers, B, H] -> one norm per sequence b, in float64: in float32 the squares of
             # entries below ~1e-19 underflow and the norm of a small but non-zero gradient reads 0
-            norms[name].append(g.detach().double().transpose(0, 1).reshape(batch_size, -1).norm(dim=1))
+            g = g.detach().double().transpose(0, 1).reshape(batch_size, -1)  # [B, L N_h]
+            norms[name].append(g.norm(dim=1))
     result = {"distance": torch.tensor(distances)}
     result.update({name: torch.stack(vals) for name, vals in norms.items()})
     return result
 
 
-def rnn_gradient_by_jacobians(cell: RNNCell, x: torch.Tensor, v: Optional[torch.Tensor] = None) -> torch.Tensor:
-    r"""``∂L_T/∂h_0`` for one sequence through a plain RNN cell, as an explicit product of Jacobians.
+def rnn_gradient_by_jacobians(cell: RNNCell, x: torch.Tensor,
+                              v: Optional[torch.Tensor] = None) -> torch.Tensor:
+    r"""``∂L_T/∂h_0`` for one sequence through a plain RNN cell, as an explicit product of
+    Jacobians.
 
     Runs ``cell`` from :math:`h_0 = 0` over ``x`` ``[T, input_size]`` (one sequence, no batch),
     then returns :math:`v^\top J_T J_{T-1} \cdots J_1` with
-    :math:`J_t = \partial h_t / \partial h_{t-1} = \mathrm{diag}(1 - h_t^2) W_{hh}`: a vector ``[H]``.
+    :math:`J_t = \partial h_t / \partial h_{t-1} = \mathrm{diag}(1 - h_t^2) W_{hh}`: a vector
+    ``[N_h]``.
     """
     w_hh = cell.lin_h.weight.detach()  # [H, H]
     if v is None:
@@ -111,7 +120,8 @@ def factor_per_step(distances: Sequence[int], norms: torch.Tensor) -> float:
     ``distances`` ``[D]`` (increasing) and ``norms`` ``[D]`` (e.g. the median over a batch of one
     entry of :func:`initial_state_gradient_norms`). ``k`` is the farthest distance whose norm is
     still positive: in float32 a vanishing gradient underflows to exactly 0 after a few hundred
-    steps, and those entries carry no rate. Returns ``nan`` when fewer than two norms are positive.
+    steps, and those entries carry no rate. Returns ``nan`` when the first norm :math:`n_0` is not
+    positive (0 or ``nan``: no rate can start from it), and when no later norm is positive.
     """
     d = [int(v) for v in distances]
     n = torch.as_tensor(norms, dtype=torch.float64).detach().cpu()
@@ -124,4 +134,5 @@ def factor_per_step(distances: Sequence[int], norms: torch.Tensor) -> float:
     return (n[k] / n[0]).item() ** (1.0 / (d[k] - d[0]))
 
 
-__all__ = ["readout_vector", "initial_state_gradient_norms", "rnn_gradient_by_jacobians", "factor_per_step"]
+__all__ = ["readout_vector", "initial_state_gradient_norms", "rnn_gradient_by_jacobians",
+           "factor_per_step"]

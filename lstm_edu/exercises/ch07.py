@@ -14,6 +14,7 @@ from typing import Callable, Tuple
 import torch
 
 from ..models.hyper_lstm import HyperLSTMCell
+from ..models.lstm import GATES
 from . import Hint, attempt, compare, run_checker
 
 States = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
@@ -35,12 +36,12 @@ def reference_hyper_step(cell: HyperLSTMCell, x: torch.Tensor, h: torch.Tensor, 
     z_x = cell.z_x(source).chunk(4, dim=-1)
     z_b = cell.z_b(source).chunk(4, dim=-1)
     gates = []
-    for k in range(4):
+    for k in range(len(GATES)):
         d_h = cell.d_h[k](z_h[k])  # [B, N_h]
         d_x = cell.d_x[k](z_x[k])
         d_b = cell.d_b[k](z_b[k])
-        wh = h @ cell.w_h[k].T  # W_hd h: [B, N_h]
-        wx = x @ cell.w_x[k].T  # W_xd x: [B, N_h]
+        wh = h @ cell.w_h[k].T  # W_h^k h: [B, N_h]
+        wx = x @ cell.w_x[k].T  # W_x^k x: [B, N_h]
         y = (d_h * wh + d_x * wx) if scale else (wh + wx)
         if use_d_b:
             y = y + d_b

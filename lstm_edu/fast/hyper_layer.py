@@ -3,7 +3,7 @@ sequence."""
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import List, Tuple
 
 import torch
 from torch.autograd.function import once_differentiable
@@ -256,19 +256,21 @@ class FastHyperLSTM(HyperLSTM):
     (h, c, h_hat, c_hat))``, states ``[n_layers, B, size]`` (unstacked when ``n_layers == 1``).
     """
 
-    def forward(self, x: torch.Tensor, state: Optional[Sequence[torch.Tensor]] = None) -> Tuple[torch.Tensor, State]:
-        x = self.check_input(x)
-        states, unstacked = self.initial_state(x, state)  # per layer (h, c, h_hat, c_hat)
-        inp = x
-        if x.shape[0] > 0:
-            for layer, cell in enumerate(self.cells):
-                p = PackedHyperCell(cell)
-                if p.layer_norm:  # the hand-written backward (HyperLSTM's cells always have layer norms)
-                    h, c, h_hat, c_hat = states[layer]
-                    inp, c, h_hat, c_hat = HyperLayerFunction.apply(inp, h, c, h_hat, c_hat, *p.weights())
-                    states[layer] = (inp[-1], c, h_hat, c_hat)
-                else:  # a cell built with layer_norm=False: autograd through hyper_layer
-                    inp, states[layer] = hyper_layer(p, inp, *states[layer])
-        _, final = self.finish(x, [], states, unstacked)
-        out = inp if x.shape[0] > 0 else x.new_zeros(0, x.shape[1], self.hidden_size)
+    def run(self, x: torch.Tensor, states: List[State]) -> Tuple[torch.Tensor, List[State]]:
+        """The layers, one :class:`HyperLayerFunction` each over the whole sequence (the input
+        checks, the zero-step case and the state convention stay ``StackedRNN.forward``'s).
+
+        Shapes: ``x [T, B, N_x]`` (``T >= 1``), ``states`` per layer ``(h, c, h_hat, c_hat)``
+        -> ``out [T, B, N_h]`` and per layer the state after step ``T``."""
+        out, final = x, []
+        for cell, state in zip(self.cells, states):
+            p = PackedHyperCell(cell)
+            if p.layer_norm:  # the hand-written backward (HyperLSTM's cells always have layer norms)
+                h, c, h_hat, c_hat = state
+                out, c, h_hat, c_hat = HyperLayerFunction.apply(out, h, c, h_hat, c_hat,
+                                                                *p.weights())
+                final.append((out[-1], c, h_hat, c_hat))
+            else:  # a cell built with layer_norm=False: autograd through hyper_layer
+                out, state = hyper_layer(p, out, *state)
+                final.append(state)
         return out, final

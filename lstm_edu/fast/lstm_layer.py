@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import List, Tuple
 
 import torch
 from torch.autograd.function import once_differentiable
@@ -130,18 +130,17 @@ class FastLSTM(LSTM):
     states ``[n_layers, B, H]`` (or ``[B, H]`` when ``n_layers == 1``).
     """
 
-    def forward(self, x: torch.Tensor, state: Optional[Sequence[torch.Tensor]] = None) -> Tuple[torch.Tensor, State]:
-        x = self.check_input(x)
-        states, unstacked = self.initial_state(x, state)  # per layer (h0, c0), each [B, H]
-        inp = x
-        if x.shape[0] > 0:
-            for layer, cell in enumerate(self.cells):
-                h0, c0 = states[layer]
-                inp, c_T = LSTMLayerFunction.apply(
-                    inp, cell.lin_x.weight, cell.lin_h.weight, cell.lin_h.bias, h0, c0)  # [T, B, H]
-                states[layer] = (inp[-1], c_T)
-        _, final = self.finish(x, [], states, unstacked)  # the reference's state convention
-        out = inp if x.shape[0] > 0 else x.new_zeros(0, x.shape[1], self.hidden_size)
+    def run(self, x: torch.Tensor, states: List[State]) -> Tuple[torch.Tensor, List[State]]:
+        """The layers, one :class:`LSTMLayerFunction` each over the whole sequence (the input
+        checks, the zero-step case and the state convention stay ``StackedRNN.forward``'s).
+
+        Shapes: ``x [T, B, N_x]`` (``T >= 1``), ``states`` per layer ``(h0, c0)`` ``[B, N_h]``
+        each -> ``out [T, B, N_h]`` and per layer ``(h_T, c_T)``."""
+        out, final = x, []
+        for cell, (h0, c0) in zip(self.cells, states):
+            out, c_T = LSTMLayerFunction.apply(
+                out, cell.lin_x.weight, cell.lin_h.weight, cell.lin_h.bias, h0, c0)  # [T, B, N_h]
+            final.append((out[-1], c_T))
         return out, final
 
     @staticmethod

@@ -49,13 +49,16 @@ def check_tensor(name: str, value: object, like: torch.Tensor) -> torch.Tensor:
     return value
 
 
-def check_shape(name: str, value: torch.Tensor, expected: Sequence[tuple[str, int | None]]) -> None:
+def check_shape(name: str, value: torch.Tensor,
+                expected: Sequence[tuple[str, int | None]]) -> None:
     """Check ``value.shape`` against named dimensions; ``None`` means "any size".
 
-    ``expected`` is a list of ``(label, size)`` pairs, e.g. ``[("batch_size", 32), ("input_size", 10)]``.
+    ``expected`` is a list of ``(label, size)`` pairs, e.g.
+    ``[("batch_size", 32), ("input_size", 10)]``.
     The message reads ``x must have shape [batch_size=32, input_size=10], got [32, 7]``.
     """
-    want = "[" + ", ".join(label if size is None else f"{label}={size}" for label, size in expected) + "]"
+    want = "[" + ", ".join(label if size is None else f"{label}={size}"
+                           for label, size in expected) + "]"
     ok = value.dim() == len(expected) and all(
         size is None or value.shape[k] == size for k, (_, size) in enumerate(expected)
     )

@@ -1,26 +1,30 @@
-r"""The HyperLSTM (Ha, Dai & Le, *HyperNetworks*, 2016): an LSTM whose weights a smaller LSTM rescales.
+r"""The HyperLSTM (Ha, Dai & Le, *HyperNetworks*, 2016): an LSTM whose weights a smaller LSTM
+rescales.
 
-Notation (the second seed's and the paper's):
+Notation (the paper's, as in labml.ai's annotated HyperLSTM):
 
-- ``x_t`` input, ``h, c`` the main LSTM's states (``hidden_size`` = :math:`N_h`);
-- ``h_hat, c_hat`` the hyper cell's states (``hyper_size``), the hyper cell reading
-  :math:`\hat{x}_t = [h_{t-1}; x_t]`;
-- ``z_h, z_x, z_b`` the feature vectors (``n_z`` = :math:`N_z` per gate) computed from :math:`\hat{h}_t`;
-- ``d_h, d_x, d_b`` the scaling vectors :math:`d(z)` (``hidden_size`` per gate);
-- ``w_h`` (:math:`W_{hd}`, ``[hidden, hidden]``) and ``w_x`` (:math:`W_{xd}`, ``[hidden, input]``),
-  one per gate, the fixed matrices whose rows :math:`d(z)` scales; the dynamic weight is
-  :math:`W_h = \mathrm{diag}(d_h) W_{hd}`.
+- ``x_t`` the input (``input_size`` = :math:`N_x`), ``h, c`` the main LSTM's states
+  (``hidden_size`` = :math:`N_h`);
+- ``h_hat, c_hat`` the hyper cell's states :math:`\hat h, \hat c` (``hyper_size`` =
+  :math:`N_{\hat h}`), the hyper cell reading :math:`\hat{x}_t = [h_{t-1}; x_t]`;
+- ``z_h, z_x, z_b`` the embeddings (``n_z`` = :math:`N_z` per gate) computed from
+  :math:`\hat{h}_t`;
+- ``d_h, d_x`` the scaling vectors :math:`d_h^k = W_{hz}^k z_h^k`, :math:`d_x^k = W_{xz}^k z_x^k`
+  and ``d_b`` the generated bias :math:`b^k = W_{bz}^k z_b^k + b_0^k` (:math:`N_h` numbers per
+  gate; :math:`W_{hz}^k` is ``d_h[k].weight``);
+- ``w_h`` (:math:`W_h^k`, ``[N_h, N_h]``) and ``w_x`` (:math:`W_x^k`, ``[N_h, N_x]``), one per
+  gate, the fixed learned matrices whose rows :math:`d` scales: the generated weight is
+  :math:`W_h^k(z) = \mathrm{diag}(d_h^k)\, W_h^k`.
 
-Gate :math:`k \in \{i, f, g, o\}`:
+Gate :math:`k \in \{i, f, g, o\}` (its pre-activation), then the LSTM update:
 
 .. math::
-    k_t = LN_k\big(d_h^k(z_h^k) \odot (W_{hd}^k h_{t-1}) + d_x^k(z_x^k) \odot (W_{xd}^k x_t) + d_b^k(z_b^k)\big)
+    k_t &= LN_k\big(d_h^k \odot (W_h^k h_{t-1}) + d_x^k \odot (W_x^k x_t) + b^k\big)\\
+    c_t &= \sigma(f_t) \odot c_{t-1} + \sigma(i_t) \odot \tanh(g_t), \qquad
+    h_t = \sigma(o_t) \odot \tanh(LN_c(c_t))
 
-where :math:`d_h^k(z_h^k) \odot (W_{hd}^k h_{t-1})` is the dynamic weight
-:math:`W_h^k = \mathrm{diag}(d_h^k) W_{hd}^k` applied to :math:`h_{t-1}` without ever being built.
-
-then the LSTM update :math:`c_t = \sigma(f_t) \odot c_{t-1} + \sigma(i_t) \odot \tanh(g_t)`,
-:math:`h_t = \sigma(o_t) \odot \tanh(LN_c(c_t))`.
+where :math:`d_h^k \odot (W_h^k h_{t-1})` is the generated weight :math:`W_h^k(z)` applied to
+:math:`h_{t-1}` without ever being built.
 """
 
 from __future__ import annotations
@@ -31,10 +35,8 @@ import torch
 from torch import nn
 
 from .checks import check_shape, check_size, check_tensor
-from .lstm import LSTMCell
+from .lstm import GATES, LSTMCell
 from .stack import StackedRNN
-
-GATES = ("i", "f", "g", "o")
 
 
 class HyperLSTMCell(nn.Module):
@@ -43,15 +45,17 @@ class HyperLSTMCell(nn.Module):
     Args:
         input_size: size of ``x_t`` (:math:`N_x`).
         hidden_size: size of the main cell's ``h`` and ``c`` (:math:`N_h`).
-        hyper_size: size of the hyper cell's ``h_hat`` and ``c_hat``.
-        n_z: size of each feature vector ``z`` (:math:`N_z`), per gate.
+        hyper_size: size of the hyper cell's ``h_hat`` and ``c_hat`` (:math:`N_{\hat h}`).
+        n_z: size of each embedding ``z`` (:math:`N_z`), per gate.
         layer_norm: layer-normalise the main cell's four gate pre-activations and ``c`` inside
-            ``tanh`` (the paper's "LN HyperLSTM"; the second seed's basic description has none).
+            ``tanh`` (the paper's "LN HyperLSTM"; labml.ai's basic description has none).
             The hyper cell is always layer-normalised, as in the paper's reference code.
 
-    Modules and parameters ("per gate" is always a list of four, in gate order i, f, g, o):
+    Modules and parameters ("per gate" is always a list of four, in the order of :data:`GATES`,
+    i, f, g, o):
         ``hyper = LSTMCell(hidden_size + input_size, hyper_size, layer_norm=True)``;
-        ``z_h``, ``z_x``: ``Linear(hyper_size, 4 n_z)``; ``z_b``: ``Linear(hyper_size, 4 n_z, bias=False)``;
+        ``z_h``, ``z_x``: ``Linear(hyper_size, 4 n_z)``;
+        ``z_b``: ``Linear(hyper_size, 4 n_z, bias=False)``;
         per gate ``d_h[k]``, ``d_x[k]``: ``Linear(n_z, hidden_size, bias=False)``,
         ``d_b[k]``: ``Linear(n_z, hidden_size)``; ``w_h[k]`` ``[hidden_size, hidden_size]``,
         ``w_x[k]`` ``[hidden_size, input_size]``; ``layer_norm[k]`` and ``layer_norm_c``.
@@ -59,7 +63,8 @@ class HyperLSTMCell(nn.Module):
     Initialisation (the paper's appendix A.2.3): hyper cell weights orthogonal, biases zero;
     ``z_h``, ``z_x`` weights 0 and biases 1 (so every ``z`` starts at 1); ``z_b`` weights
     :math:`\mathcal{N}(0, 0.01^2)`; ``d_h``, ``d_x`` weights the constant ``0.1 / n_z`` (so every
-    ``d`` starts at 0.1); ``d_b`` weight and bias 0; ``w_h``, ``w_x`` orthogonal; layer norms gain 1, bias 0.
+    ``d`` starts at 0.1); ``d_b`` weight and bias 0; ``w_h``, ``w_x`` orthogonal; layer norms
+    gain 1, bias 0.
     A consequence of this initialisation (measured in chapter 8): the ``n_z`` rows of ``z_h`` and
     ``z_x`` start identical, as do the ``n_z`` columns of ``d_h[k]`` and ``d_x[k]``, and they
     receive identical gradients, so training never separates them: ``d_h`` and ``d_x`` then vary
@@ -67,15 +72,17 @@ class HyperLSTMCell(nn.Module):
     The paper's reference code initialises the same way; we keep it and say so rather than
     silently add noise.
     Departures: labml's implementation initialises ``w_h`` and ``w_x`` to **zeros** (its users
-    report it trains badly; the book compares the two); the paper writes :math:`\hat{h}_{t-1}` where
-    its own code, and ours, feeds the current :math:`\hat{h}_t` to ``z``.
+    report it trains badly; the book compares the two); the paper writes :math:`\hat{h}_{t-1}`
+    where its own code, and ours, feeds the current :math:`\hat{h}_t` to ``z``.
 
     Shapes:
-        ``forward(x [B, input_size], h [B, hidden_size], c [B, hidden_size], h_hat [B, hyper_size],
-        c_hat [B, hyper_size]) -> (h, c, h_hat, c_hat)``, each new state with its input's shape.
+        ``forward(x [B, N_x], h [B, N_h], c [B, N_h], h_hat [B, N_ĥ], c_hat [B, N_ĥ])
+        -> (h, c, h_hat, c_hat)``, each new state with its input's shape;
+        ``scaling_vectors(h_hat [B, N_ĥ]) -> (d_h, d_x, d_b)``, each ``[4, B, N_h]``.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, hyper_size: int, n_z: int, layer_norm: bool = True):
+    def __init__(self, input_size: int, hidden_size: int, hyper_size: int, n_z: int,
+                 layer_norm: bool = True):
         super().__init__()
         self.input_size = check_size("input_size", input_size)
         self.hidden_size = check_size("hidden_size", hidden_size)
@@ -88,8 +95,10 @@ class HyperLSTMCell(nn.Module):
         self.d_h = nn.ModuleList([nn.Linear(n_z, hidden_size, bias=False) for _ in GATES])
         self.d_x = nn.ModuleList([nn.Linear(n_z, hidden_size, bias=False) for _ in GATES])
         self.d_b = nn.ModuleList([nn.Linear(n_z, hidden_size) for _ in GATES])
-        self.w_h = nn.ParameterList([nn.Parameter(torch.empty(hidden_size, hidden_size)) for _ in GATES])
-        self.w_x = nn.ParameterList([nn.Parameter(torch.empty(hidden_size, input_size)) for _ in GATES])
+        self.w_h = nn.ParameterList([nn.Parameter(torch.empty(hidden_size, hidden_size))
+                                     for _ in GATES])
+        self.w_x = nn.ParameterList([nn.Parameter(torch.empty(hidden_size, input_size))
+                                     for _ in GATES])
         norm = (lambda: nn.LayerNorm(hidden_size)) if layer_norm else nn.Identity
         self.layer_norm = nn.ModuleList([norm() for _ in GATES])
         self.layer_norm_c = norm()
@@ -97,7 +106,8 @@ class HyperLSTMCell(nn.Module):
 
     @torch.no_grad()
     def reset_parameters(self, w_init: str = "orthogonal") -> None:
-        """The paper's initialisation; ``w_init="zeros"`` gives labml's zero ``w_h``/``w_x`` instead."""
+        """The paper's initialisation; ``w_init="zeros"`` gives labml's zero ``w_h``/``w_x``
+        instead."""
         if w_init not in ("orthogonal", "zeros"):
             raise ValueError(f"w_init must be 'orthogonal' or 'zeros', got {w_init!r}")
         for module in self.modules():  # every layer norm back to gain 1, bias 0
@@ -127,21 +137,23 @@ class HyperLSTMCell(nn.Module):
         ref = self.w_h[0]
         x = check_tensor("x", x, ref)
         check_shape("x", x, [("batch_size", None), ("input_size", self.input_size)])
-        for name, v, size, label in (("h", h, self.hidden_size, "hidden_size"), ("c", c, self.hidden_size, "hidden_size"),
-                                     ("h_hat", h_hat, self.hyper_size, "hyper_size"),
-                                     ("c_hat", c_hat, self.hyper_size, "hyper_size")):
-            check_shape(name, check_tensor(name, v, ref), [("batch_size", x.shape[0]), (label, size)])
+        for name, v, label in (("h", h, "hidden_size"), ("c", c, "hidden_size"),
+                               ("h_hat", h_hat, "hyper_size"), ("c_hat", c_hat, "hyper_size")):
+            check_shape(name, check_tensor(name, v, ref),
+                        [("batch_size", x.shape[0]), (label, getattr(self, label))])
 
-    def scaling_vectors(self, h_hat: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``d_h, d_x, d_b`` for every gate from the hyper cell's output: each ``[4, B, hidden_size]``."""
+    def scaling_vectors(self, h_hat: torch.Tensor
+                        ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``d_h, d_x, d_b`` for every gate from the hyper cell's output: each
+        ``[4, B, hidden_size]``."""
         # z_h, z_x, z_b = linear maps of ĥ_t, each split into one N_z vector per gate: [B, N_z] x 4
         z_h = self.z_h(h_hat).chunk(4, dim=-1)
         z_x = self.z_x(h_hat).chunk(4, dim=-1)
         z_b = self.z_b(h_hat).chunk(4, dim=-1)
-        # d(z) = W_dz z: the scaling vectors, [B, N_h] per gate
-        d_h = torch.stack([self.d_h[k](z_h[k]) for k in range(4)])
-        d_x = torch.stack([self.d_x[k](z_x[k]) for k in range(4)])
-        d_b = torch.stack([self.d_b[k](z_b[k]) for k in range(4)])
+        # d_h^k = W_hz^k z_h^k, d_x^k = W_xz^k z_x^k, b^k = W_bz^k z_b^k + b_0^k: [B, N_h] per gate
+        d_h = torch.stack([self.d_h[k](z_h[k]) for k in range(len(GATES))])
+        d_x = torch.stack([self.d_x[k](z_x[k]) for k in range(len(GATES))])
+        d_b = torch.stack([self.d_b[k](z_b[k]) for k in range(len(GATES))])
         return d_h, d_x, d_b
 
     def forward(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
@@ -149,11 +161,11 @@ class HyperLSTMCell(nn.Module):
         self.check_step(x, h, c, h_hat, c_hat)
         # The hyper cell reads x̂_t = [h_{t-1}; x_t]
         x_hat = torch.cat([h, x], dim=-1)  # [B, N_h + N_x]
-        h_hat, c_hat = self.hyper(x_hat, h_hat, c_hat)  # [B, hyper_size] each
+        h_hat, c_hat = self.hyper(x_hat, h_hat, c_hat)  # [B, N_ĥ] each
         d_h, d_x, d_b = self.scaling_vectors(h_hat)  # [4, B, N_h] each
         ifgo = []
-        for k in range(4):
-            # W_h h computed as d_h ⊙ (W_hd h): each row of W_hd scaled by d_h, never built
+        for k in range(len(GATES)):
+            # W_h^k(z) h = d_h^k ⊙ (W_h^k h): each row of W_h^k scaled by d_h^k, never built
             y = d_h[k] * (h @ self.w_h[k].T) + d_x[k] * (x @ self.w_x[k].T) + d_b[k]  # [B, N_h]
             ifgo.append(self.layer_norm[k](y))
         i, f, g, o = ifgo
@@ -171,7 +183,7 @@ class HyperLSTM(StackedRNN):
         input_size: size of the input feature vector.
         hidden_size: size of the main LSTM's hidden state in each layer.
         hyper_size: size of the smaller LSTM that alters the weights of the larger one.
-        n_z: size of the feature vectors used to alter the LSTM weights.
+        n_z: size of the embeddings used to alter the LSTM weights.
         n_layers: number of HyperLSTM layers. Layer ``l > 0`` reads layer ``l-1``'s ``h``, so its
             input size is ``hidden_size`` and its hyper cell reads ``2 * hidden_size`` features
             (``[h_{t-1}; x_t]`` with ``x_t`` the lower layer's output).
@@ -181,27 +193,21 @@ class HyperLSTM(StackedRNN):
 
         - ``x``: ``[n_steps, batch_size, input_size]``
         - ``state``: ``(h, c, h_hat, c_hat)`` or ``None`` for zeros; ``h, c``
-          ``[n_layers, batch_size, hidden_size]``, ``h_hat, c_hat`` ``[n_layers, batch_size, hyper_size]``.
-          The seed's docstring gives ``[batch_size, ...]``: accepted (and returned) when
-          ``n_layers == 1``, as for :class:`lstm_edu.LSTM`.
+          ``[n_layers, batch_size, hidden_size]``, ``h_hat, c_hat``
+          ``[n_layers, batch_size, hyper_size]``. labml.ai's docstring gives
+          ``[batch_size, ...]``: accepted (and returned) when ``n_layers == 1``, as for
+          :class:`lstm_edu.LSTM`.
         - ``out``: ``[n_steps, batch_size, hidden_size]``.
     """
 
-    state_names = ("h", "c", "h_hat", "c_hat")
-    state_size_names = ("hidden_size", "hidden_size", "hyper_size", "hyper_size")
+    cell_type = HyperLSTMCell
+    state_spec = (("h", "hidden_size"), ("c", "hidden_size"),
+                  ("h_hat", "hyper_size"), ("c_hat", "hyper_size"))
 
-    def __init__(self, input_size: int, hidden_size: int, hyper_size: int, n_z: int, n_layers: int):
-        super().__init__()
-        self.input_size = check_size("input_size", input_size)
-        self.hidden_size = check_size("hidden_size", hidden_size)
-        self.hyper_size = check_size("hyper_size", hyper_size)
-        self.n_z = check_size("n_z", n_z)
-        self.n_layers = check_size("n_layers", n_layers)
-        self.state_sizes = (hidden_size, hidden_size, hyper_size, hyper_size)
-        self.cells = nn.ModuleList([
-            HyperLSTMCell(input_size if layer == 0 else hidden_size, hidden_size, hyper_size, n_z)
-            for layer in range(n_layers)
-        ])
+    def __init__(self, input_size: int, hidden_size: int, hyper_size: int, n_z: int,
+                 n_layers: int):
+        super().__init__(input_size, n_layers, hidden_size=hidden_size, hyper_size=hyper_size,
+                         n_z=n_z)
 
     def reset_parameters(self, w_init: str = "orthogonal") -> None:
         """Re-initialise every cell (``w_init="zeros"`` for labml's zero ``w_h``/``w_x``)."""
@@ -209,46 +215,4 @@ class HyperLSTM(StackedRNN):
             cell.reset_parameters(w_init)
 
 
-# ---------------------------------------------------------------------------------------------
-# The explicit hypernetwork weight W_h = <W_hz, z_h> against the row-scaling trick.
-# ---------------------------------------------------------------------------------------------
-
-def weight_tensor_from_row_scaling(w_hd: torch.Tensor, w_dz: torch.Tensor) -> torch.Tensor:
-    r"""The 3-d tensor :math:`W_{hz}` that the row-scaling form implicitly uses.
-
-    Row scaling computes :math:`W_h = \mathrm{diag}(d) W_{hd}` with :math:`d = W_{dz} z`, i.e.
-    :math:`(W_h)_{ij} = \sum_m (W_{dz})_{im} z_m (W_{hd})_{ij}`, so
-    :math:`(W_{hz})_{ijm} = (W_{dz})_{im} (W_{hd})_{ij}`.
-
-    Shapes: ``w_hd [N_out, N_in]``, ``w_dz [N_out, N_z]`` -> ``W_hz [N_out, N_in, N_z]``.
-    """
-    if w_hd.dim() != 2 or w_dz.dim() != 2 or w_hd.shape[0] != w_dz.shape[0]:
-        raise ValueError(f"w_hd must be [N_out, N_in] and w_dz [N_out, N_z] with the same N_out, "
-                         f"got {list(w_hd.shape)} and {list(w_dz.shape)}")
-    return w_dz[:, None, :] * w_hd[:, :, None]
-
-
-def explicit_weight(w_hz: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    r"""The dynamic weight :math:`W_h = \langle W_{hz}, z \rangle`, built explicitly, one per example.
-
-    Shapes: ``w_hz [N_out, N_in, N_z]``, ``z [B, N_z]`` -> ``W_h [B, N_out, N_in]``.
-    Memory: :math:`B N_{out} N_{in}` numbers for :math:`W_h` and :math:`N_{out} N_{in} N_z` parameters.
-    """
-    if w_hz.dim() != 3 or z.dim() != 2 or z.shape[1] != w_hz.shape[2]:
-        raise ValueError(f"w_hz must be [N_out, N_in, N_z] and z [batch_size, N_z], got {list(w_hz.shape)} and {list(z.shape)}")
-    return torch.einsum("ijm,bm->bij", w_hz, z)
-
-
-def explicit_matvec(w_hz: torch.Tensor, z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    """:math:`W_h h` with :math:`W_h` built explicitly: ``[B, N_out]`` from ``h [B, N_in]``."""
-    w_h = explicit_weight(w_hz, z)  # [B, N_out, N_in]
-    return torch.bmm(w_h, h.unsqueeze(-1)).squeeze(-1)
-
-
-def row_scaling_matvec(w_hd: torch.Tensor, w_dz: torch.Tensor, z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-    r""":math:`W_h h = d(z) \odot (W_{hd} h)` with :math:`d(z) = W_{dz} z`; :math:`W_h` is never built.
-
-    Shapes: ``w_hd [N_out, N_in]``, ``w_dz [N_out, N_z]``, ``z [B, N_z]``, ``h [B, N_in]`` -> ``[B, N_out]``.
-    """
-    d = z @ w_dz.T  # [B, N_out]
-    return d * (h @ w_hd.T)
+__all__ = ["GATES", "HyperLSTM", "HyperLSTMCell"]

@@ -1,40 +1,47 @@
-r"""Hypernetworks: a small network that generates the weights of a larger one (Ha, Dai & Le, 2016).
+r"""Hypernetworks: a small network that generates the weights of a larger one (Ha, Dai & Le,
+2016).
 
 Two things live here, both used by the book's chapter 6:
 
 - A **static** hypernetwork (the paper's hypernetwork for convolutional networks):
-  :class:`KernelHyperNetwork` generates every convolution kernel of :class:`HyperCNN` from a learned layer embedding :math:`z_j`; the same
-  generator serves every layer, so the kernels are tied through it. :class:`PlainCNN` is the same
-  network with ordinary kernels, and :func:`bars` a tiny image task (which way a bar points) to
-  train both on.
-- **Cost measurements** of the two ways to compute a dynamic weight's product :math:`W_h h`
-  (:func:`lstm_edu.explicit_matvec` builds :math:`W_h = \langle W_{hz}, z \rangle`,
-  :func:`lstm_edu.row_scaling_matvec` computes :math:`d(z) \odot (W_{hd} h)`):
-  :func:`matvec_param_counts`, :func:`time_call`, :func:`saved_bytes` and :func:`matvec_costs`.
+  :class:`KernelHyperNetwork` generates every convolution kernel of :class:`HyperCNN` from a
+  learned layer embedding :math:`z_j`; the same generator serves every layer, so the kernels are
+  tied through it. :class:`PlainCNN` is the same network with ordinary kernels, and :func:`bars`
+  a tiny image task (which way a bar points) to train both on.
+- The **dynamic weight** of the paper's general hypernetwork,
+  :math:`W_h(z) = \mathcal{W}_h \times_3 z` with the 3-d tensor
+  :math:`\mathcal{W}_h \in \mathbb{R}^{N_h \times N_h \times N_z}` (:func:`explicit_weight`,
+  :func:`explicit_matvec`), against the row scaling :math:`W_h(z) = \mathrm{diag}(W_{hz} z)\, W_h`
+  that the HyperLSTM uses (:func:`row_scaling_matvec`, which never builds :math:`W_h(z)`), and the
+  tensor that row scaling stands for (:func:`weight_tensor_from_row_scaling`).
+
+What the two ways to compute :math:`W_h(z) h` cost (parameters, memory, time) is measured in
+:mod:`lstm_edu.analysis.matvec_costs`: the models hold no timing code.
 
 Notation: :math:`N_h` (``n_h``) the size of :math:`h`, :math:`N_z` (``n_z``) the size of the
-feature vector :math:`z`, :math:`B` the batch size.
+embedding :math:`z`, :math:`B` the batch size; in code ``w_tensor`` is :math:`\mathcal{W}_h`,
+``w_h`` the fixed matrix :math:`W_h` and ``w_hz`` the map :math:`W_{hz}` from :math:`z` to the
+scaling vector :math:`d = W_{hz} z`.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from .checks import check_size
-from .hyper_lstm import explicit_matvec, row_scaling_matvec
 
 # ---------------------------------------------------------------------------------------------
 # A static hypernetwork: convolution kernels generated from layer embeddings.
 # ---------------------------------------------------------------------------------------------
 
 class KernelHyperNetwork(nn.Module):
-    r"""Generates one convolution kernel from a layer embedding :math:`z_j` (the paper's two-layer generator).
+    r"""Generates one convolution kernel from a layer embedding :math:`z_j` (the paper's
+    two-layer generator).
 
     Two linear layers. The first turns :math:`z_j` into one vector :math:`a_i` per input channel,
     the second turns each :math:`a_i` into that input channel's slice of the kernel:
@@ -66,12 +73,14 @@ class KernelHyperNetwork(nn.Module):
         with torch.no_grad():
             nn.init.normal_(self.w_in.weight, 0.0, 1.0 / math.sqrt(n_z))
             self.w_in.bias.zero_()
-            nn.init.normal_(self.w_out.weight, 0.0, math.sqrt(2.0 / (channels * kernel_size ** 2)) / math.sqrt(d))
+            std = math.sqrt(2.0 / (channels * kernel_size ** 2)) / math.sqrt(d)
+            nn.init.normal_(self.w_out.weight, 0.0, std)
             self.w_out.bias.zero_()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         if z.shape != (self.n_z,):
-            raise ValueError(f"z must be one layer embedding of shape [{self.n_z}], got {list(z.shape)}")
+            raise ValueError(f"z must be one layer embedding of shape [{self.n_z}], "
+                             f"got {list(z.shape)}")
         c, k = self.channels, self.kernel_size
         a = self.w_in(z).view(c, self.d)  # a_i for every input channel i: [C_in, d]
         kernel = self.w_out(a)  # K_j^i: [C_in, C_out k k]
@@ -82,17 +91,19 @@ class HyperCNN(nn.Module):
     r"""A small CNN whose ``n_layers`` middle convolutions get their kernels from a hypernetwork.
 
     ``stem`` (an ordinary ``Conv2d(in_channels, channels, 3)``) → ``n_layers`` residual
-    blocks ``h + relu(conv2d(h, K_j))`` with :math:`K_j` = ``hyper(z[j])`` → global max pool → ``head``.
+    blocks ``h + relu(conv2d(h, K_j))`` with :math:`K_j` = ``hyper(z[j])`` → global max pool →
+    ``head``.
     The layer embeddings ``z`` (``[n_layers, N_z]``) are learned with everything else.
 
     Shapes: ``forward(x [B, in_channels, S, S]) -> logits [B, n_classes]``.
     """
 
-    def __init__(self, in_channels: int, channels: int, n_layers: int, n_classes: int, n_z: int = 4, d: int = 4,
-                 kernel_size: int = 3):
+    def __init__(self, in_channels: int, channels: int, n_layers: int, n_classes: int,
+                 n_z: int = 4, d: int = 4, kernel_size: int = 3):
         super().__init__()
         self.stem = nn.Conv2d(in_channels, channels, kernel_size, padding=kernel_size // 2)
-        self.z = nn.Parameter(torch.randn(check_size("n_layers", n_layers), n_z))  # one z_j per layer
+        # one z_j per layer
+        self.z = nn.Parameter(torch.randn(check_size("n_layers", n_layers), n_z))
         self.hyper = KernelHyperNetwork(channels, kernel_size, n_z, d)
         self.head = nn.Linear(channels, check_size("n_classes", n_classes))
 
@@ -103,7 +114,8 @@ class HyperCNN(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.stem(x))  # [B, C, S, S]
         for kernel in self.kernels():
-            h = h + F.relu(F.conv2d(h, kernel, padding=kernel.shape[-1] // 2))  # residual: [B, C, S, S]
+            # residual: [B, C, S, S]
+            h = h + F.relu(F.conv2d(h, kernel, padding=kernel.shape[-1] // 2))
         return self.head(h.amax(dim=(2, 3)))  # [B, n_classes]
 
 
@@ -113,12 +125,14 @@ class PlainCNN(nn.Module):
     Shapes: ``forward(x [B, in_channels, S, S]) -> logits [B, n_classes]``.
     """
 
-    def __init__(self, in_channels: int, channels: int, n_layers: int, n_classes: int, kernel_size: int = 3):
+    def __init__(self, in_channels: int, channels: int, n_layers: int, n_classes: int,
+                 kernel_size: int = 3):
         super().__init__()
         pad = kernel_size // 2
         self.stem = nn.Conv2d(in_channels, channels, kernel_size, padding=pad)
-        self.convs = nn.ModuleList([nn.Conv2d(channels, channels, kernel_size, padding=pad, bias=False)
-                                    for _ in range(check_size("n_layers", n_layers))])
+        self.convs = nn.ModuleList([
+            nn.Conv2d(channels, channels, kernel_size, padding=pad, bias=False)
+            for _ in range(check_size("n_layers", n_layers))])
         self.head = nn.Linear(channels, check_size("n_classes", n_classes))
 
     def kernels(self) -> List[torch.Tensor]:
@@ -165,111 +179,61 @@ def bars(n: int, size: int = 12, length: int = 5, noise: float = 0.3,
     return images, labels
 
 
-def count_parameters(module: nn.Module) -> int:
-    """The number of trainable numbers in ``module``."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
 # ---------------------------------------------------------------------------------------------
-# The explicit dynamic weight against row scaling: what each costs.
+# The dynamic weight W_h(z): built from the 3-d tensor, or applied by row scaling.
 # ---------------------------------------------------------------------------------------------
 
-def matvec_param_counts(n_h: int, n_z: int) -> Dict[str, int]:
-    r"""Parameters needed to generate one :math:`N_h \times N_h` dynamic weight from :math:`z`.
+def explicit_weight(w_tensor: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    r"""The dynamic weight :math:`W_h(z) = \mathcal{W}_h \times_3 z`, built explicitly, one per
+    example: :math:`W_h(z)_{ij} = \sum_m (\mathcal{W}_h)_{ijm} z_m`.
 
-    - explicit: :math:`W_{hz}`, :math:`N_h \cdot N_h \cdot N_z`;
-    - row scaling: :math:`W_{hd}` (:math:`N_h \cdot N_h`) and :math:`W_{dz}` (:math:`N_h \cdot N_z`).
+    Shapes: ``w_tensor`` (:math:`\mathcal{W}_h`) ``[N_out, N_in, N_z]``, ``z [B, N_z]``
+    -> ``[B, N_out, N_in]``.
+    Memory: :math:`B N_{out} N_{in}` numbers for :math:`W_h(z)` and :math:`N_{out} N_{in} N_z`
+    parameters.
     """
-    check_size("n_h", n_h)
-    check_size("n_z", n_z)
-    return {"explicit": n_h * n_h * n_z, "row_scaling": n_h * n_h + n_h * n_z}
+    if w_tensor.dim() != 3 or z.dim() != 2 or z.shape[1] != w_tensor.shape[2]:
+        raise ValueError(f"w_tensor must be [N_out, N_in, N_z] and z [batch_size, N_z], "
+                         f"got {list(w_tensor.shape)} and {list(z.shape)}")
+    # W_h(z)_ij = Σ_m W_ijm z_m, for every example b
+    return torch.einsum("ijm,bm->bij", w_tensor, z)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+def explicit_matvec(w_tensor: torch.Tensor, z: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """:math:`W_h(z) h` with :math:`W_h(z)` built explicitly: ``[B, N_out]`` from
+    ``h [B, N_in]``."""
+    w_h_z = explicit_weight(w_tensor, z)  # W_h(z): [B, N_out, N_in]
+    return torch.bmm(w_h_z, h.unsqueeze(-1)).squeeze(-1)
 
 
-def time_call(fn: Callable[[], object], repeats: int = 5, warmup: int = 1,
-              device: Optional[torch.device] = None) -> float:
-    """Seconds one call of ``fn()`` takes: the fastest of ``repeats`` timed calls after ``warmup``.
+def row_scaling_matvec(w_h: torch.Tensor, w_hz: torch.Tensor, z: torch.Tensor,
+                       h: torch.Tensor) -> torch.Tensor:
+    r""":math:`W_h(z) h = d \odot (W_h h)` with :math:`d = W_{hz} z`; :math:`W_h(z)` is never
+    built.
 
-    The minimum is the least noisy estimate on a shared machine (other work only ever adds time).
-    On CUDA the device is synchronised around each call.
+    Shapes: ``w_h`` (:math:`W_h`) ``[N_out, N_in]``, ``w_hz`` (:math:`W_{hz}`) ``[N_out, N_z]``,
+    ``z [B, N_z]``, ``h [B, N_in]`` -> ``[B, N_out]``.
     """
-    device = torch.device("cpu") if device is None else torch.device(device)
-    for _ in range(warmup):
-        fn()
-    best = math.inf
-    for _ in range(check_size("repeats", repeats)):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        best = min(best, time.perf_counter() - start)
-    return best
+    # d = W_hz z: the scaling vector, [B, N_out]
+    d = z @ w_hz.T
+    # W_h(z) h = diag(d) W_h h = d ⊙ (W_h h): [B, N_out]
+    return d * (h @ w_h.T)
 
 
-def saved_bytes(fn: Callable[[], torch.Tensor], exclude: Iterable[torch.Tensor] = ()) -> int:
-    """Bytes of the tensors autograd keeps for the backward pass while ``fn()`` runs forward.
+def weight_tensor_from_row_scaling(w_h: torch.Tensor, w_hz: torch.Tensor) -> torch.Tensor:
+    r"""The 3-d tensor :math:`\mathcal{W}_h` that the row-scaling form implicitly uses.
 
-    This is the activation memory a training step holds between forward and backward; it is
-    measured by recording every tensor autograd saves (``torch.autograd.graph.saved_tensors_hooks``),
-    each storage counted once. Storages of the tensors in ``exclude`` (the parameters, which exist
-    anyway) are not counted.
+    Row scaling computes :math:`W_h(z) = \mathrm{diag}(d)\, W_h` with :math:`d = W_{hz} z`, i.e.
+    :math:`W_h(z)_{ij} = \sum_m (W_{hz})_{im} z_m (W_h)_{ij}`, so
+    :math:`(\mathcal{W}_h)_{ijm} = (W_{hz})_{im} (W_h)_{ij}`.
+
+    Shapes: ``w_h [N_out, N_in]``, ``w_hz [N_out, N_z]`` -> ``w_tensor [N_out, N_in, N_z]``.
     """
-    skip = {t.untyped_storage().data_ptr() for t in exclude}
-    seen: Dict[int, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        storage = t.untyped_storage()
-        if storage.data_ptr() not in skip:
-            seen[storage.data_ptr()] = storage.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn()
-    return sum(seen.values())
-
-
-def matvec_costs(n_h: int, n_z: int, batch_size: int, repeats: int = 3,
-                 device: Optional[torch.device] = None, seed: int = 0) -> Dict[str, float]:
-    r"""Measure :math:`W_h h` computed both ways for one size: parameters, memory and time.
-
-    Builds random :math:`W_{hd}` ``[N_h, N_h]``, :math:`W_{dz}` ``[N_h, N_z]`` and the equivalent
-    :math:`W_{hz}` ``[N_h, N_h, N_z]`` (so both forms compute the same numbers), a batch of
-    ``z [B, N_z]`` and ``h [B, N_h]``, and times forward + backward of each form.
-
-    Returns a dict with, for ``form`` in ``explicit`` and ``row_scaling``: ``{form}_params`` (count),
-    ``{form}_param_bytes``, ``{form}_saved_bytes`` (activation memory held for backward, see
-    :func:`saved_bytes`), ``{form}_seconds`` (one forward + backward), and ``max_abs_diff``
-    between the two results.
-    """
-    from .hyper_lstm import weight_tensor_from_row_scaling
-
-    device = torch.device("cpu") if device is None else torch.device(device)
-    g = torch.Generator().manual_seed(seed)
-    w_hd = (torch.randn(n_h, n_h, generator=g) / math.sqrt(n_h)).to(device).requires_grad_()
-    w_dz = (torch.randn(n_h, n_z, generator=g) / math.sqrt(n_z)).to(device).requires_grad_()
-    w_hz = weight_tensor_from_row_scaling(w_hd.detach(), w_dz.detach()).requires_grad_()
-    z = torch.randn(batch_size, n_z, generator=g).to(device)
-    h = torch.randn(batch_size, n_h, generator=g).to(device).requires_grad_()
-
-    def explicit() -> torch.Tensor:
-        return explicit_matvec(w_hz, z, h)
-
-    def row_scaling() -> torch.Tensor:
-        return row_scaling_matvec(w_hd, w_dz, z, h)
-
-    out: Dict[str, float] = {}
-    with torch.no_grad():
-        out["max_abs_diff"] = (explicit() - row_scaling()).abs().max().item()
-    for name, fn, params in (("explicit", explicit, [w_hz]), ("row_scaling", row_scaling, [w_hd, w_dz])):
-        out[f"{name}_params"] = sum(p.numel() for p in params)
-        out[f"{name}_param_bytes"] = sum(p.numel() * p.element_size() for p in params)
-        out[f"{name}_saved_bytes"] = saved_bytes(fn, exclude=params + [h, z])
-        out[f"{name}_seconds"] = time_call(lambda: fn().sum().backward(), repeats=repeats, device=device)
-    return out
+    if w_h.dim() != 2 or w_hz.dim() != 2 or w_h.shape[0] != w_hz.shape[0]:
+        raise ValueError(f"w_h must be [N_out, N_in] and w_hz [N_out, N_z] with the same N_out, "
+                         f"got {list(w_h.shape)} and {list(w_hz.shape)}")
+    # 𝒲_ijm = (W_hz)_im (W_h)_ij
+    return w_hz[:, None, :] * w_h[:, :, None]
 
 
 __all__ = [
@@ -278,9 +242,8 @@ __all__ = [
     "KernelHyperNetwork",
     "PlainCNN",
     "bars",
-    "count_parameters",
-    "matvec_costs",
-    "matvec_param_counts",
-    "saved_bytes",
-    "time_call",
+    "explicit_matvec",
+    "explicit_weight",
+    "row_scaling_matvec",
+    "weight_tensor_from_row_scaling",
 ]

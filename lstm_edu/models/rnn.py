@@ -21,25 +21,26 @@ from torch import nn
 
 from .checks import check_shape, check_size, check_tensor
 from .stack import StackedRNN
-from .torch_interop import check_convertible, copy_from_torch, copy_to_torch
+from .torch_interop import stack_from_torch, stack_to_torch
 
 
 class RNNCell(nn.Module):
     r"""One step of a plain RNN: :math:`h_t = \tanh(W_{xh} x_t + W_{hh} h_{t-1} + b)`.
 
     Args:
-        input_size: number of input features ``I``.
-        hidden_size: number of hidden features ``H``.
+        input_size: number of input features ``N_x``.
+        hidden_size: number of hidden features ``N_h``.
 
     Parameters:
-        ``lin_x``: ``Linear(I, H, bias=False)``, its weight is ``W_xh`` ``[H, I]``.
-        ``lin_h``: ``Linear(H, H)``, its weight is ``W_hh`` ``[H, H]`` and its bias is ``b`` ``[H]``.
-        Initialised like ``torch.nn.RNN``: uniform in ``[-1/sqrt(H), 1/sqrt(H)]``.
+        ``lin_x``: ``Linear(N_x, N_h, bias=False)``, its weight is ``W_xh`` ``[N_h, N_x]``.
+        ``lin_h``: ``Linear(N_h, N_h)``, its weight is ``W_hh`` ``[N_h, N_h]`` and its bias is
+        ``b`` ``[N_h]``. Initialised like ``torch.nn.RNN``: uniform in
+        ``[-1/sqrt(N_h), 1/sqrt(N_h)]``.
 
     Shapes:
-        ``forward(x [B, I], h [B, H]) -> (h [B, H],)`` where ``B`` is the batch size. The new state
-        is returned as a one-element tuple, the form every cell of a ``StackedRNN`` returns (the
-        LSTM cell returns ``(h, c)``).
+        ``forward(x [B, N_x], h [B, N_h]) -> (h [B, N_h],)`` where ``B`` is the batch size. The
+        new state is returned as a one-element tuple, the form every cell of a ``StackedRNN``
+        returns (the LSTM cell returns ``(h, c)``).
     """
 
     def __init__(self, input_size: int, hidden_size: int):
@@ -52,12 +53,16 @@ class RNNCell(nn.Module):
         for w in (self.lin_x.weight, self.lin_h.weight, self.lin_h.bias):
             nn.init.uniform_(w, -bound, bound)
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor) -> Tuple[torch.Tensor]:
+    def check_step(self, x: object, h: object) -> None:
+        """Shape contract of one step: ``x [B, input_size]``, ``h [B, hidden_size]``."""
         w = self.lin_h.weight
         x, h = check_tensor("x", x, w), check_tensor("h", h, w)
         check_shape("x", x, [("batch_size", None), ("input_size", self.input_size)])
         check_shape("h", h, [("batch_size", x.shape[0]), ("hidden_size", self.hidden_size)])
-        # h_t = tanh(W_xh x_t + W_hh h_{t-1} + b), [B, H]
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> Tuple[torch.Tensor]:
+        self.check_step(x, h)
+        # h_t = tanh(W_xh x_t + W_hh h_{t-1} + b), [B, N_h]
         h_next = torch.tanh(self.lin_x(x) + self.lin_h(h))
         return (h_next,)
 
@@ -66,8 +71,8 @@ class RNN(StackedRNN):
     """A multi-layer plain RNN run over a sequence (time-major, like ``torch.nn.RNN``).
 
     Args:
-        input_size: number of input features ``I``.
-        hidden_size: number of hidden features ``H`` in every layer.
+        input_size: number of input features ``N_x``.
+        hidden_size: number of hidden features ``N_h`` in every layer.
         n_layers: number of stacked cells; layer ``l > 0`` reads layer ``l-1``'s ``h_t``.
 
     Shapes:
@@ -77,18 +82,11 @@ class RNN(StackedRNN):
         ``[n_steps, batch_size, hidden_size]``, the top layer's ``h_t`` at every step.
     """
 
-    state_names = ("h",)
-    state_size_names = ("hidden_size",)
+    cell_type = RNNCell
+    state_spec = (("h", "hidden_size"),)
 
     def __init__(self, input_size: int, hidden_size: int, n_layers: int = 1):
-        super().__init__()
-        self.input_size = check_size("input_size", input_size)
-        self.hidden_size = check_size("hidden_size", hidden_size)
-        self.n_layers = check_size("n_layers", n_layers)
-        self.state_sizes = (hidden_size,)
-        self.cells = nn.ModuleList(
-            [RNNCell(input_size if layer == 0 else hidden_size, hidden_size) for layer in range(n_layers)]
-        )
+        super().__init__(input_size, n_layers, hidden_size=hidden_size)
 
     @classmethod
     def from_torch(cls, module: nn.RNN) -> "RNN":
@@ -96,22 +94,16 @@ class RNN(StackedRNN):
 
         ``nn.RNN``'s two biases (``bias_ih``, ``bias_hh``) are only ever added: their sum is ``b``.
         """
-        check_convertible(module, nn.RNN, "lstm_edu.models.rnn.RNN", {"nonlinearity": "tanh", "bidirectional": False, "dropout": 0.0})
-        ref = module.weight_ih_l0
-        rnn = cls(module.input_size, module.hidden_size, module.num_layers).to(device=ref.device, dtype=ref.dtype)
-        copy_from_torch(rnn.cells, module)  # lin_h.bias = bias_ih + bias_hh
-        return rnn
+        required = {"nonlinearity": "tanh", "bidirectional": False, "dropout": 0.0}
+        return stack_from_torch(cls, module, nn.RNN, "lstm_edu.models.rnn.RNN", required)
 
     def to_torch(self) -> nn.RNN:
         """A ``torch.nn.RNN`` (tanh, time-major) with identical outputs; its ``bias_ih`` is zero."""
-        ref = self.cells[0].lin_h.weight
-        module = nn.RNN(self.input_size, self.hidden_size, self.n_layers).to(device=ref.device, dtype=ref.dtype)
-        copy_to_torch(self.cells, module)
-        return module
+        return stack_to_torch(self, nn.RNN)
 
 
 def spectral_radius(w: torch.Tensor) -> float:
-    """The largest absolute eigenvalue of the square matrix ``w`` ``[H, H]``."""
+    """The largest absolute eigenvalue of the square matrix ``w`` ``[N_h, N_h]``."""
     if w.dim() != 2 or w.shape[0] != w.shape[1]:
         raise ValueError(f"spectral_radius needs a square matrix, got shape {list(w.shape)}")
     return torch.linalg.eigvals(w.detach().double().cpu()).abs().max().item()
@@ -134,10 +126,12 @@ def set_spectral_radius(w: torch.Tensor, rho: float) -> torch.Tensor:
 
 
 def rnn_step_jacobian(h_next: torch.Tensor, w_hh: torch.Tensor) -> torch.Tensor:
-    r"""The Jacobian of one plain-RNN step: :math:`\partial h_t / \partial h_{t-1} = \mathrm{diag}(1 - h_t^2)\, W_{hh}`.
+    r"""The Jacobian of one plain-RNN step:
+    :math:`\partial h_t / \partial h_{t-1} = \mathrm{diag}(1 - h_t^2)\, W_{hh}`.
 
-    Shapes: ``h_next`` (that is, :math:`h_t`) ``[B, H]`` or ``[H]``; ``w_hh`` ``[H, H]``.
-    Returns ``[B, H, H]`` (or ``[H, H]``): entry ``[j, k]`` is :math:`\partial h_{t,j} / \partial h_{t-1,k}`.
+    Shapes: ``h_next`` (that is, :math:`h_t`) ``[B, N_h]`` or ``[N_h]``; ``w_hh`` ``[N_h, N_h]``.
+    Returns ``[B, N_h, N_h]`` (or ``[N_h, N_h]``): entry ``[j, k]`` is
+    :math:`\partial h_{t,j} / \partial h_{t-1,k}`.
     """
     # diag(1 - h_t²) W_hh: row j of W_hh scaled by 1 - h_{t,j}²
     return (1 - h_next**2).unsqueeze(-1) * w_hh

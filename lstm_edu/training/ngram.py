@@ -19,7 +19,8 @@ occurrences, :math:`c_n(hw) = \#(hw)`; every lower order counts *continuations*,
 :math:`c_k(hw) = N_{1+}(\cdot\, hw)`, the number of distinct characters seen before :math:`hw` — the
 Kneser–Ney idea: a lower order is only consulted for contexts the higher order knows little about,
 so what matters there is in how many contexts a string occurs, not how often. The discounts are
-:math:`D_k = n_1 / (n_1 + 2 n_2)` with :math:`n_1, n_2` the numbers of k-grams whose count is 1 and 2
+:math:`D_k = n_1 / (n_1 + 2 n_2)` with :math:`n_1, n_2` the numbers of k-grams whose count is 1
+and 2
 (Ney, Essen & Kneser, 1994).
 
 Everything is counted with numpy: a k-gram is one integer in base ``V``, so ``np.unique`` counts all
@@ -44,10 +45,11 @@ def _as_array(ids: Ids) -> np.ndarray:
 
 
 def _kgram_ids(a: np.ndarray, k: int, vocab_size: int) -> np.ndarray:
-    """``g[t] = sum_j a[t-k+1+j] V^(k-1-j)`` for ``t >= k-1``: the k-gram ending at ``t`` as one integer."""
-    g = a[k - 1:].copy()
+    """``g[t] = sum_j a[t-k+1+j] V^(k-1-j)`` for ``t >= k-1``: the k-gram ending at ``t``, as
+    one integer."""
+    g = a[k - 1 :].copy()
     for j in range(1, k):
-        g += a[k - 1 - j: len(a) - j] * vocab_size ** j
+        g += a[k - 1 - j : len(a) - j] * vocab_size**j
     return g
 
 
@@ -76,8 +78,10 @@ class _Table:
         return self._lookup(self.keys, self.counts, keys)
 
     def context(self, contexts: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-        return (self._lookup(self.contexts, self.context_total, contexts),
-                self._lookup(self.contexts, self.context_types, contexts))
+        return (
+            self._lookup(self.contexts, self.context_total, contexts),
+            self._lookup(self.contexts, self.context_types, contexts),
+        )
 
 
 class KneserNeyLM:
@@ -91,8 +95,11 @@ class KneserNeyLM:
     def __init__(self, order: int, vocab_size: int):
         if order < 1:
             raise ValueError(f"order must be at least 1, got {order}")
-        if vocab_size < 1 or float(vocab_size) ** order >= 2.0 ** 63:
-            raise ValueError(f"vocab_size ** order must fit in 63 bits, got vocab_size={vocab_size}, order={order}")
+        if vocab_size < 1 or float(vocab_size) ** order >= 2.0**63:
+            raise ValueError(
+                "vocab_size ** order must fit in 63 bits, "
+                f"got vocab_size={vocab_size}, order={order}"
+            )
         self.order, self.vocab_size = order, vocab_size
         self.tables: List[_Table] = []
 
@@ -100,7 +107,9 @@ class KneserNeyLM:
         """Count every k-gram of ``ids`` for k = 1 … order."""
         a = _as_array(ids)
         if len(a) < self.order:
-            raise ValueError(f"need at least {self.order} ids to count {self.order}-grams, got {len(a)}")
+            raise ValueError(
+                f"need at least {self.order} ids to count {self.order}-grams, got {len(a)}"
+            )
         if a.min() < 0 or a.max() >= self.vocab_size:
             raise ValueError(f"ids must lie in [0, {self.vocab_size}), got [{a.min()}, {a.max()}]")
         V, n = self.vocab_size, self.order
@@ -108,9 +117,9 @@ class KneserNeyLM:
         tables = []
         for k in range(1, n + 1):
             if k == n:
-                keys, counts = uniques[k - 1]                        # occurrences
-            else:                                                     # continuations: N1+(. h w)
-                keys, counts = np.unique(uniques[k][0] % V ** k, return_counts=True)
+                keys, counts = uniques[k - 1]  # occurrences
+            else:  # continuations: N1+(. h w)
+                keys, counts = np.unique(uniques[k][0] % V**k, return_counts=True)
             tables.append(_Table(keys, counts, V))
         self.tables = tables
         return self
@@ -129,7 +138,7 @@ class KneserNeyLM:
         V, n = self.vocab_size, self.order
         p = np.full(len(windows), 1.0 / V)
         for k in range(1, n + 1):
-            cols = windows[:, n - k:]                                 # the last k ids: context + w
+            cols = windows[:, n - k :]  # the last k ids: context + w
             valid = (cols >= 0).all(axis=1)
             key = np.zeros(len(windows), dtype=np.int64)
             for j in range(k):
@@ -145,19 +154,20 @@ class KneserNeyLM:
 
     def _windows(self, ids: np.ndarray, context: np.ndarray) -> np.ndarray:
         n = self.order
-        before = context[-(n - 1):] if n > 1 else context[:0]
+        before = context[-(n - 1) :] if n > 1 else context[:0]
         pad = np.concatenate([np.full(n - 1 - len(before), -1, dtype=np.int64), before, ids])
-        return np.lib.stride_tricks.sliding_window_view(pad, n)       # [len(ids), n]
+        return np.lib.stride_tricks.sliding_window_view(pad, n)  # [len(ids), n]
 
     def bits_per_char(self, ids: Ids, context: Ids = ()) -> float:
-        """Mean of ``-log2 P(ids[t] | the order-1 ids before it)`` over ``ids``; ``context`` holds the
-        text just before ``ids`` (e.g. the end of the training text), used for the first positions."""
+        """Mean of ``-log2 P(ids[t] | the order-1 ids before it)`` over ``ids``; ``context``
+        holds the text just before ``ids`` (e.g. the end of the training text), used for the
+        first positions."""
         self._check_fitted()
         a, ctx = _as_array(ids), _as_array(context) if len(context) else np.zeros(0, dtype=np.int64)
         total = 0.0
-        for start in range(0, len(a), 1_000_000):                     # bounded memory on long texts
-            piece = a[start:start + 1_000_000]
-            before = ctx if start == 0 else a[max(0, start - self.order + 1):start]
+        for start in range(0, len(a), 1_000_000):  # bounded memory on long texts
+            piece = a[start : start + 1_000_000]
+            before = ctx if start == 0 else a[max(0, start - self.order + 1) : start]
             total += -np.log2(self._probs(self._windows(piece, before))).sum()
         return float(total / len(a))
 
@@ -171,12 +181,15 @@ class KneserNeyLM:
 
     def summary(self) -> Dict[str, object]:
         """Per order: the number of distinct k-grams stored and the discount."""
-        return {f"order {k + 1}": {"k-grams": len(t.keys), "discount": round(t.discount, 3)}
-                for k, t in enumerate(self.tables)}
+        return {
+            f"order {k + 1}": {"k-grams": len(t.keys), "discount": round(t.discount, 3)}
+            for k, t in enumerate(self.tables)
+        }
 
 
 def unigram_bits_per_char(train_ids: Ids, ids: Ids, vocab_size: int) -> float:
-    """Bits per character of the character frequencies of ``train_ids`` (add-one smoothed) on ``ids``."""
+    """Bits per character of the character frequencies of ``train_ids`` (add-one smoothed)
+    on ``ids``."""
     counts = np.bincount(_as_array(train_ids), minlength=vocab_size).astype(np.float64) + 1.0
     return float(-np.log2(counts / counts.sum())[_as_array(ids)].mean())
 

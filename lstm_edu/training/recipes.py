@@ -21,12 +21,45 @@ from .data import CharVocab
 from .train import CharLM, train_char_lm
 
 CHAR_LM: Dict[str, Dict[str, Any]] = {
-    "quick": dict(embed=32, hidden=64, layers=2, batch_size=32, n_steps=32, steps=120, lr=1e-2,
-                  schedule="cosine", eval_every=30, val_chars=8_000, sample_every=60),
-    "medium": dict(embed=64, hidden=256, layers=2, batch_size=64, n_steps=64, steps=1000, lr=4e-3,
-                   schedule="cosine", eval_every=100, val_chars=100_000, sample_every=500),
-    "full": dict(embed=64, hidden=512, layers=2, batch_size=128, n_steps=100, steps=20_000, lr=2e-3,
-                 schedule="cosine", eval_every=500, val_chars=None, sample_every=5000),
+    "quick": dict(
+        embed=32,
+        hidden=64,
+        layers=2,
+        batch_size=32,
+        n_steps=32,
+        steps=120,
+        lr=1e-2,
+        schedule="cosine",
+        eval_every=30,
+        val_chars=8_000,
+        sample_every=60,
+    ),
+    "medium": dict(
+        embed=64,
+        hidden=256,
+        layers=2,
+        batch_size=64,
+        n_steps=64,
+        steps=1000,
+        lr=4e-3,
+        schedule="cosine",
+        eval_every=100,
+        val_chars=100_000,
+        sample_every=500,
+    ),
+    "full": dict(
+        embed=64,
+        hidden=512,
+        layers=2,
+        batch_size=128,
+        n_steps=100,
+        steps=20_000,
+        lr=2e-3,
+        schedule="cosine",
+        eval_every=500,
+        val_chars=None,
+        sample_every=5000,
+    ),
 }
 
 
@@ -44,7 +77,9 @@ def stdlib_data(size: Optional[str] = None) -> Tuple[Any, CharVocab, torch.Tenso
     corpus = python_stdlib_source()
     n = CORPUS_CHARS[size or settings.SIZE]
     vocab = CharVocab.from_text(corpus.text)
-    train_ids, val_ids = train_val_split(vocab.encode(corpus.text if n is None else corpus.text[:n]), 0.1)
+    train_ids, val_ids = train_val_split(
+        vocab.encode(corpus.text if n is None else corpus.text[:n]), 0.1
+    )
     return corpus, vocab, train_ids, val_ids
 
 
@@ -58,15 +93,19 @@ def set_forget_bias(lstm: nn.Module, value: float = 1.0) -> nn.Module:
     """
     cells = [m for m in lstm.modules() if hasattr(m, "lin_h") and hasattr(m, "hidden_size")]
     if not cells:
-        raise TypeError(f"{type(lstm).__name__} holds no LSTM cell (a module with lin_h and hidden_size)")
+        raise TypeError(
+            f"{type(lstm).__name__} holds no LSTM cell (a module with lin_h and hidden_size)"
+        )
     with torch.no_grad():
         for cell in cells:
             n_h = cell.hidden_size
-            cell.lin_h.bias[n_h: 2 * n_h] = value
+            cell.lin_h.bias[n_h : 2 * n_h] = value
     return lstm
 
 
-def build_char_lm(vocab_size: int, sizes: Dict[str, Any], seed: int = 0, forget_bias: float = 1.0) -> CharLM:
+def build_char_lm(
+    vocab_size: int, sizes: Dict[str, Any], seed: int = 0, forget_bias: float = 1.0
+) -> CharLM:
     """Embedding → a ``layers``-layer :class:`lstm_edu.fast.FastLSTM` → linear head, its initial
     weights drawn with ``seed`` and its forget-gate bias set to ``forget_bias``.
 
@@ -76,15 +115,24 @@ def build_char_lm(vocab_size: int, sizes: Dict[str, Any], seed: int = 0, forget_
     from ..fast import FastLSTM
 
     torch.manual_seed(seed)
-    model = CharLM(FastLSTM(sizes["embed"], sizes["hidden"], sizes["layers"]), vocab_size, sizes["embed"])
+    model = CharLM(
+        FastLSTM(sizes["embed"], sizes["hidden"], sizes["layers"]), vocab_size, sizes["embed"]
+    )
     set_forget_bias(model.rnn, forget_bias)
     return model
 
 
-def char_lm(vocab: CharVocab, train_ids: torch.Tensor, val_ids: torch.Tensor, size: Optional[str] = None,
-            seed: int = 0, device: Optional[torch.device] = None, print_samples: bool = False,
-            desc: str = "char LM", sizes: Optional[Dict[str, Any]] = None,
-            ) -> Tuple[CharLM, Dict[str, Any], Dict[str, Any]]:
+def char_lm(
+    vocab: CharVocab,
+    train_ids: torch.Tensor,
+    val_ids: torch.Tensor,
+    size: Optional[str] = None,
+    seed: int = 0,
+    device: Optional[torch.device] = None,
+    print_samples: bool = False,
+    desc: str = "char LM",
+    sizes: Optional[Dict[str, Any]] = None,
+) -> Tuple[CharLM, Dict[str, Any], Dict[str, Any]]:
     """The character model of :data:`CHAR_LM` (``size`` default: ``settings.SIZE``; or ``sizes``, a
     dict with the same keys) trained on ``train_ids`` and scored on ``val_ids`` (its first
     ``val_chars`` characters during training), or loaded from the run cache. Returns
@@ -94,10 +142,25 @@ def char_lm(vocab: CharVocab, train_ids: torch.Tensor, val_ids: torch.Tensor, si
     device = torch.device(device) if device is not None else settings.DEVICE
     model = build_char_lm(len(vocab), sizes, seed).to(device)
     hist = runcache.run(
-        train_char_lm, model, train_ids, val_ids, steps=sizes["steps"], batch_size=sizes["batch_size"],
-        n_steps=sizes["n_steps"], lr=sizes["lr"], schedule=sizes["schedule"], clip=1.0, device=device,
-        eval_every=sizes["eval_every"], val_max_chars=sizes["val_chars"], sample_every=sizes["sample_every"],
-        vocab=vocab, seed=seed, print_samples=print_samples, desc=desc)
+        train_char_lm,
+        model,
+        train_ids,
+        val_ids,
+        steps=sizes["steps"],
+        batch_size=sizes["batch_size"],
+        n_steps=sizes["n_steps"],
+        lr=sizes["lr"],
+        schedule=sizes["schedule"],
+        clip=1.0,
+        device=device,
+        eval_every=sizes["eval_every"],
+        val_max_chars=sizes["val_chars"],
+        sample_every=sizes["sample_every"],
+        vocab=vocab,
+        seed=seed,
+        print_samples=print_samples,
+        desc=desc,
+    )
     return model, hist, sizes
 
 

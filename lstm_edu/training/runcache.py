@@ -83,8 +83,12 @@ def model_signature(model: nn.Module) -> Dict[str, Any]:
         h.update(tensor_digest(t).encode())
     cls = type(model)
     inner = {n: f"{type(m).__module__}.{type(m).__qualname__}" for n, m in model.named_children()}
-    return {"class": f"{cls.__module__}.{cls.__qualname__}", "children": inner, "shapes": shapes,
-            "values_sha256": h.hexdigest()}
+    return {
+        "class": f"{cls.__module__}.{cls.__qualname__}",
+        "children": inner,
+        "shapes": shapes,
+        "values_sha256": h.hexdigest(),
+    }
 
 
 def _describe(value: Any, where: str, local_ok: bool = False) -> Any:
@@ -96,29 +100,45 @@ def _describe(value: Any, where: str, local_ok: bool = False) -> Any:
     if isinstance(value, torch.device):
         return {"device": value.type}
     if isinstance(value, torch.Tensor):
-        return {"tensor": list(value.shape), "dtype": str(value.dtype), "sha256": tensor_digest(value)}
+        return {
+            "tensor": list(value.shape),
+            "dtype": str(value.dtype),
+            "sha256": tensor_digest(value),
+        }
     if isinstance(value, (list, tuple)):
         return [_describe(v, f"{where}[{i}]", local_ok) for i, v in enumerate(value)]
     if isinstance(value, dict):
-        return {str(k): _describe(v, f"{where}[{k!r}]", local_ok) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+        return {
+            str(k): _describe(v, f"{where}[{k!r}]", local_ok)
+            for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+        }
     if isinstance(value, nn.Module):
         return model_signature(value)
     if callable(value) and hasattr(value, "__qualname__"):
         name = f"{getattr(value, '__module__', '?')}.{value.__qualname__}"
         if "<" in name and not local_ok:  # a lambda or local function: its name says too little
-            raise TypeError(f"run cache: {where} is {name}, which the key cannot tell apart from another "
-                            "one; describe what it computes in key_extra={...}")
+            raise TypeError(
+                f"run cache: {where} is {name}, which the key cannot tell apart from another "
+                "one; describe what it computes in key_extra={...}"
+            )
         return {"function": name}
     chars = getattr(value, "chars", None)  # a CharVocab
     if isinstance(chars, str):
         return {"vocab": chars}
-    raise TypeError(f"run cache: cannot put {where} ({type(value).__name__}) into the key; expected tensors, "
-                    "numbers, strings, lists, dicts, a vocabulary or a module. Leave it out of the call, or "
-                    "describe it in key_extra={...} and pass it in a way the key can read")
+    raise TypeError(
+        f"run cache: cannot put {where} ({type(value).__name__}) into the key; expected tensors, "
+        "numbers, strings, lists, dicts, a vocabulary or a module. Leave it out of the call, or "
+        "describe it in key_extra={...} and pass it in a way the key can read"
+    )
 
 
-def configuration(fn: Callable, model: nn.Module, args: tuple = (), kwargs: Optional[dict] = None,
-                  key_extra: Optional[dict] = None) -> Dict[str, Any]:
+def configuration(
+    fn: Callable,
+    model: nn.Module,
+    args: tuple = (),
+    kwargs: Optional[dict] = None,
+    key_extra: Optional[dict] = None,
+) -> Dict[str, Any]:
     """The configuration that keys a run (see the module docstring)."""
     from .. import __version__
 
@@ -130,15 +150,23 @@ def configuration(fn: Callable, model: nn.Module, args: tuple = (), kwargs: Opti
         if param.kind is inspect.Parameter.VAR_KEYWORD and name in given:
             given.update(given.pop(name))
     if given.get("optimizer") is not None:
-        raise TypeError("run cache: pass the optimiser's settings (lr=...), not an optimizer object")
+        raise TypeError(
+            "run cache: pass the optimiser's settings (lr=...), not an optimizer object"
+        )
     if "device" in given:
         from .. import settings
 
-        given["device"] = torch.device(given["device"]) if given["device"] is not None else settings.DEVICE
+        given["device"] = (
+            torch.device(given["device"]) if given["device"] is not None else settings.DEVICE
+        )
     return {
         "function": f"{fn.__module__}.{fn.__qualname__}",
         "model": model_signature(model),
-        "arguments": {k: _describe(v, k, bool(key_extra)) for k, v in sorted(given.items()) if k not in NOT_IN_KEY},
+        "arguments": {
+            k: _describe(v, k, bool(key_extra))
+            for k, v in sorted(given.items())
+            if k not in NOT_IN_KEY
+        },
         "key_extra": _describe(key_extra or {}, "key_extra"),
         "lstm_edu": __version__,
         "torch": torch.__version__.split("+")[0],
@@ -158,31 +186,43 @@ def entry_path(config: Dict[str, Any], root: Optional[Path] = None) -> Optional[
 
 
 def _load(path: Path, config: Dict[str, Any], model: nn.Module) -> Optional[Dict[str, Any]]:
-    """The stored entry if it is readable and matches ``config``; otherwise ``None`` and a warning."""
+    """The stored entry if it is readable and matches ``config``; else ``None`` and a warning."""
     try:
         entry = torch.load(path, map_location=next(model.parameters()).device, weights_only=True)
         stored = json.loads(entry["config"])
         if stored != json.loads(json.dumps(config)):
-            warnings.warn(f"run cache: {path.name} holds a different configuration; training again", stacklevel=3)
+            warnings.warn(
+                f"run cache: {path.name} holds a different configuration; training again",
+                stacklevel=3,
+            )
             return None
         model.load_state_dict(entry["model"])
         return entry
     except Exception as err:  # unreadable, truncated, wrong keys or shapes: never used
-        warnings.warn(f"run cache: {path} could not be used ({type(err).__name__}: {str(err)[:200]}); "
-                      "training again", stacklevel=3)
+        warnings.warn(
+            f"run cache: {path} could not be used ({type(err).__name__}: {str(err)[:200]}); "
+            "training again",
+            stacklevel=3,
+        )
         return None
 
 
-def run(fn: Callable[..., Dict[str, Any]], model: nn.Module, *args: Any,
-        key_extra: Optional[dict] = None, cache: Union[str, Path, None] = None, verbose: bool = True,
-        **kwargs: Any) -> Dict[str, Any]:
+def run(
+    fn: Callable[..., Dict[str, Any]],
+    model: nn.Module,
+    *args: Any,
+    key_extra: Optional[dict] = None,
+    cache: Union[str, Path, None] = None,
+    verbose: bool = True,
+    **kwargs: Any,
+) -> Dict[str, Any]:
     """``fn(model, *args, **kwargs)``, or its stored result: returns the history ``fn`` returned.
 
     On a hit the stored weights are loaded into ``model`` (which must be built exactly as for
     training: same class, sizes and initial values) and the stored history is returned. On a miss
     ``fn`` trains ``model`` and the weights, history, configuration and training time are stored.
-    ``cache`` overrides the cache folder (default :func:`cache_root`). With ``verbose`` one line says
-    whether the run was loaded or trained.
+    ``cache`` overrides the cache folder (default :func:`cache_root`). With ``verbose``, one line
+    says whether the run was loaded or trained.
     """
     config = configuration(fn, model, args, kwargs, key_extra)
     root = Path(cache) if cache is not None else cache_root()
@@ -193,8 +233,10 @@ def run(fn: Callable[..., Dict[str, Any]], model: nn.Module, *args: Any,
             model.eval()
             SECONDS["loaded"] += float(entry["seconds"])
             if verbose:
-                print(f"run cache: loaded {path.name} (trained in {entry['seconds']:.0f} s on "
-                      f"{entry['device']}, stored {entry['stored']})")
+                print(
+                    f"run cache: loaded {path.name} (trained in {entry['seconds']:.0f} s on "
+                    f"{entry['device']}, stored {entry['stored']})"
+                )
             return entry["history"]
     start = time.perf_counter()
     history = fn(model, *args, **kwargs)
@@ -202,9 +244,14 @@ def run(fn: Callable[..., Dict[str, Any]], model: nn.Module, *args: Any,
     SECONDS["trained"] += seconds
     if path is not None and not history.get("stopped_early"):
         path.parent.mkdir(parents=True, exist_ok=True)
-        entry = {"config": json.dumps(config, sort_keys=True), "model": model.state_dict(),
-                 "history": history, "seconds": seconds, "device": str(config["arguments"].get("device", {}).get("device", "?")),
-                 "stored": time.strftime("%Y-%m-%d %H:%M")}
+        entry = {
+            "config": json.dumps(config, sort_keys=True),
+            "model": model.state_dict(),
+            "history": history,
+            "seconds": seconds,
+            "device": str(config["arguments"].get("device", {}).get("device", "?")),
+            "stored": time.strftime("%Y-%m-%d %H:%M"),
+        }
         tmp = path.with_suffix(f".{os.getpid()}.part")
         torch.save(entry, tmp)
         os.replace(tmp, path)  # never a half-written entry under the real name
@@ -213,4 +260,12 @@ def run(fn: Callable[..., Dict[str, Any]], model: nn.Module, *args: Any,
     return history
 
 
-__all__ = ["run", "cache_root", "configuration", "key_of", "entry_path", "model_signature", "tensor_digest"]
+__all__ = [
+    "run",
+    "cache_root",
+    "configuration",
+    "key_of",
+    "entry_path",
+    "model_signature",
+    "tensor_digest",
+]
