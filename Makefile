@@ -14,13 +14,16 @@ WEB_STAMP := web/vendor/.installed
 TOC ?= _toc.yml
 ## NB="book/NN_x.ipynb"  the chapters `make execute` runs (default: every chapter)
 NB ?=
-## SIZE=quick|full       the size `make execute` runs them at (default quick)
+## SIZE=quick|medium|full  the size `make execute` runs them at (default quick)
+## CACHE=off             `make execute` retrains every run instead of loading the run cache
 SIZE ?= quick
 ## DEVICE=cpu|cuda       the device `make execute` uses (default: the chapter's own choice)
 DEVICE ?=
 ## CHROMIUM=path         the Chromium the browser tests use (default /usr/bin/chromium)
 CHROMIUM ?= /usr/bin/chromium
 export BOOK_TOC := $(TOC)
+# Local copies of downloadable corpora (Tiny Shakespeare) for machines without internet: ../shared/data.
+export LSTM_EDU_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -84,8 +87,8 @@ test-browser: $(ENV_STAMP) chromium book ## every page of the built book opened 
 	CHROMIUM=$(CHROMIUM) $(PY) -m pytest tests/browser -q -m browser
 
 # --- execute chapters and store their outputs ------------------------------------------------------
-execute: $(ENV_STAMP) ## re-run chapters in a fresh kernel, store outputs: NB=... SIZE=... DEVICE=...
-	$(PY) tools/execute.py --size $(SIZE) $(if $(DEVICE),--device $(DEVICE)) $(NB)
+execute: $(ENV_STAMP) ## re-run chapters in a fresh kernel, store outputs: NB=... SIZE=... DEVICE=... CACHE=off
+	$(PY) tools/execute.py --size $(SIZE) $(if $(DEVICE),--device $(DEVICE)) $(if $(filter off,$(CACHE)),--no-cache) $(NB)
 
 # --- handouts for a class: every chapter without its solutions, and the answer keys ---------------
 handouts: $(ENV_STAMP) ## students' copies without solutions, and answer keys, in _build/handouts/
