@@ -3,6 +3,7 @@
 #   make test      the same, then every test: package, stored notebooks, nbval, book, browser
 #   make execute   re-run chapters and store outputs: make execute NB="book/02_lstm_cell.ipynb" SIZE=quick DEVICE=cpu
 #   make handouts  students' copies without solutions and answer keys in _build/handouts/
+#                  (SIZE=quick|medium|full; CACHE=off retrains every run instead of using the run cache)
 # TOC=path/to/toc.yml builds and tests another table of contents (default _toc.yml).
 # GPU machine with torch but no Jupyter: `make wheels` here, then tools/README.md.
 
@@ -21,6 +22,8 @@ DEVICE ?=
 NB ?=
 CHROMIUM ?= /usr/bin/chromium
 export BOOK_TOC := $(TOC)
+# Local copies of downloadable corpora (Tiny Shakespeare) for machines without internet: ../shared/data.
+export LSTM_EDU_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
@@ -79,7 +82,7 @@ test-browser: $(ENV_STAMP) chromium
 
 # --- execute chapters and store their outputs ------------------------------------------------------
 execute: $(ENV_STAMP)
-	$(PY) tools/execute.py --size $(SIZE) $(if $(DEVICE),--device $(DEVICE)) $(NB)
+	$(PY) tools/execute.py --size $(SIZE) $(if $(DEVICE),--device $(DEVICE)) $(if $(filter off,$(CACHE)),--no-cache) $(NB)
 
 # --- handouts for a class: every chapter without its solutions, and the answer keys ---------------
 handouts: $(ENV_STAMP)
