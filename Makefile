@@ -2,8 +2,8 @@
 #   make book      environment + offline web assets + _build/html (stored outputs, warnings are errors)
 #   make test      the same, then every test: package, stored notebooks, nbval, book, browser
 #   make execute   re-run chapters and store outputs: make execute NB="book/02_lstm_cell.ipynb" SIZE=quick DEVICE=cpu
-#   make handouts  students' copies without solutions and answer keys in _build/handouts/
 #                  (SIZE=quick|medium|full; CACHE=off retrains every run instead of using the run cache)
+#   make handouts  students' copies without solutions and answer keys in _build/handouts/
 # TOC=path/to/toc.yml builds and tests another table of contents (default _toc.yml).
 # GPU machine with torch but no Jupyter: `make wheels` here, then tools/README.md.
 
