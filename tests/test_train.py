@@ -8,9 +8,21 @@ from torch import nn
 
 from lstm_edu import LSTM, HyperLSTM
 from lstm_edu.training.data import CharVocab, adding_problem, char_batches
-from lstm_edu.training.train import (CharLM, NonFiniteLoss, SequenceRegressor, bits_per_char, detach_state, fit,
-                                     last_fifth_improvement, load_checkpoint,
-                            sample, save_checkpoint, top_next_chars, train_char_lm)
+from lstm_edu.training.train import (
+    CharLM,
+    NonFiniteLoss,
+    SequenceRegressor,
+    bits_per_char,
+    detach_state,
+    evaluating,
+    fit,
+    last_fifth_improvement,
+    load_checkpoint,
+    sample,
+    save_checkpoint,
+    top_next_chars,
+    train_char_lm,
+)
 
 TEXT = "the cat sat on the mat. " * 60
 
@@ -209,3 +221,23 @@ def test_last_fifth_improvement():
     assert last_fifth_improvement([0, 10, 20], [3.0, 3.0, 3.0]) == 0.0
     with pytest.raises(ValueError, match="two"):
         last_fifth_improvement([0], [1.0])
+
+@pytest.mark.parametrize("training", [True, False])
+def test_evaluation_helpers_run_in_eval_mode_and_restore_the_mode(training):
+    vocab = CharVocab.from_text(TEXT)
+    model = small_lm(len(vocab))
+    modes = []
+    model.register_forward_pre_hook(lambda module, args: modes.append(module.training))
+    calls = [lambda: bits_per_char(model, vocab.encode(TEXT[:40]), batch_size=2, n_steps=8),
+             lambda: sample(model, vocab, "the", 5),
+             lambda: top_next_chars(model, vocab, "the ca", k=2)]
+    for call in calls:
+        model.train(training)
+        modes.clear()
+        call()
+        assert modes and not any(modes)  # every forward ran in eval mode
+        assert model.training is training and model.rnn.training is training
+    with pytest.raises(RuntimeError), evaluating(model):
+        assert not model.training
+        raise RuntimeError("the mode comes back after an error too")
+    assert model.training is training

@@ -10,8 +10,8 @@ from typing import Callable
 
 import torch
 
-from ..models.hypernet import (explicit_matvec, row_scaling_matvec, saved_bytes,
-                               weight_tensor_from_row_scaling)
+from ..measure import saved_bytes
+from ..models.hypernet import explicit_matvec, row_scaling_matvec, weight_tensor_from_row_scaling
 from . import Hint, attempt, compare, run_checker
 
 

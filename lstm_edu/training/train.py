@@ -14,16 +14,18 @@ where ``state`` is a tuple of tensors (``lstm_edu.LSTM``, ``lstm_edu.HyperLSTM``
 - :class:`CharLM`: embedding → RNN → linear head over the vocabulary, a character language model.
 - :func:`train_char_lm`: truncated backpropagation through time with the state carried (detached)
   from one batch to the next, validation in bits per character, samples as training goes.
-- :func:`bits_per_char`, :func:`sample`, :func:`top_next_chars`.
+- :func:`bits_per_char`, :func:`sample`, :func:`top_next_chars`: each runs the model in eval mode
+  (:func:`evaluating`) and leaves it in the mode it found.
 - :func:`save_checkpoint` / :func:`load_checkpoint`: ``torch.load(..., weights_only=True)``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -48,6 +50,17 @@ def _hidden_size(rnn: nn.Module, hidden_size: Optional[int]) -> int:
 
 def _device(device: Union[str, torch.device, None]) -> torch.device:
     return torch.device(device) if device is not None else settings.DEVICE
+
+
+@contextlib.contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """``with evaluating(model):`` runs the block in eval mode, then puts back the mode it found."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def detach_state(state: Optional[Sequence[torch.Tensor]]) -> Optional[State]:
@@ -162,12 +175,10 @@ def fit(model: nn.Module, make_batch: Callable[[int], Tuple[torch.Tensor, torch.
     def evaluate(step: int) -> None:
         if eval_batch is None:
             return
-        model.eval()
-        with torch.no_grad():
+        with evaluating(model), torch.no_grad():
             x, y = (t.to(device) for t in eval_batch)
             hist["eval_step"].append(step)
             hist["eval_loss"].append(loss_fn(model(x), y).item())
-        model.train()
 
     model.train()
     evaluate(0)
@@ -250,17 +261,16 @@ def bits_per_char(model: CharLM, ids: torch.Tensor, batch_size: int = 16, n_step
     stream's preceding context. ``max_chars`` evaluates only the first ``max_chars`` characters
     (quicker). Uniform guessing over ``V`` characters scores ``log2(V)``.
     """
-    was_training = model.training
-    model.eval()
     device = _model_device(model)
     if max_chars is not None:
         ids = ids[:max_chars]
     total, count, state = 0.0, 0, None
-    for x, y in char_batches(ids, batch_size, n_steps):
-        logits, state = model(x.to(device), state)
-        total += F.cross_entropy(logits.flatten(0, 1), y.to(device).flatten(), reduction="sum").item()
-        count += y.numel()
-    model.train(was_training)
+    with evaluating(model):
+        for x, y in char_batches(ids, batch_size, n_steps):
+            logits, state = model(x.to(device), state)
+            total += F.cross_entropy(logits.flatten(0, 1), y.to(device).flatten(),
+                                     reduction="sum").item()
+            count += y.numel()
     return total / count / LN2
 
 
@@ -278,22 +288,20 @@ def sample(model: CharLM, vocab: CharVocab, prompt: str = "\n", length: int = 20
         raise ValueError("sample needs a non-empty prompt (e.g. '\\n') to start from")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
-    was_training = model.training
-    model.eval()
     device = _model_device(model)
-    logits, state = model(vocab.encode(prompt).to(device).unsqueeze(1))  # [T, 1, V]
-    last = logits[-1, 0]
     out = []
-    for _ in range(length):
-        if temperature == 0:
-            nxt = int(last.argmax())
-        else:
-            probs = torch.softmax(last.float().cpu() / temperature, dim=-1)
-            nxt = int(torch.multinomial(probs, 1, generator=generator))
-        out.append(nxt)
-        logits, state = model(torch.tensor([[nxt]], device=device), state)
+    with evaluating(model):
+        logits, state = model(vocab.encode(prompt).to(device).unsqueeze(1))  # [T, 1, V]
         last = logits[-1, 0]
-    model.train(was_training)
+        for _ in range(length):
+            if temperature == 0:
+                nxt = int(last.argmax())
+            else:
+                probs = torch.softmax(last.float().cpu() / temperature, dim=-1)
+                nxt = int(torch.multinomial(probs, 1, generator=generator))
+            out.append(nxt)
+            logits, state = model(torch.tensor([[nxt]], device=device), state)
+            last = logits[-1, 0]
     return vocab.decode(out)
 
 
@@ -303,8 +311,8 @@ def top_next_chars(model: CharLM, vocab: CharVocab, text: str, k: int = 5) -> Tu
 
     Returns ``(ids [len(text), k], probs [len(text), k])`` on the CPU.
     """
-    model.eval()
-    logits, _ = model(vocab.encode(text).to(_model_device(model)).unsqueeze(1))
+    with evaluating(model):
+        logits, _ = model(vocab.encode(text).to(_model_device(model)).unsqueeze(1))  # [T, 1, V]
     probs = torch.softmax(logits[:, 0].float(), dim=-1).cpu()  # [T, V]
     p, i = probs.topk(k, dim=-1)
     return i, p
@@ -455,6 +463,7 @@ def load_checkpoint(path: Union[str, Path], model: nn.Module, optimizer: Optiona
 
 
 __all__ = [
-    "SequenceRegressor", "fit", "NonFiniteLoss", "last_fifth_improvement", "CharLM", "detach_state", "bits_per_char", "sample", "top_next_chars",
-    "train_char_lm", "save_checkpoint", "load_checkpoint",
+    "SequenceRegressor", "fit", "NonFiniteLoss", "last_fifth_improvement", "CharLM", "detach_state",
+    "evaluating", "bits_per_char", "sample", "top_next_chars", "train_char_lm", "save_checkpoint",
+    "load_checkpoint",
 ]
