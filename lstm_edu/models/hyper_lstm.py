@@ -55,8 +55,8 @@ class HyperLSTMCell(nn.Module):
             :math:`c_t = \sigma(f_t + b_f) \odot c_{t-1} + \dots`, in the main cell and in the
             hyper cell. Default 1.0: the authors' TensorFlow code (``supercell.py``, its
             ``HyperLSTMCell`` and the ``LSTMCell`` it uses as hyper cell) computes
-            ``c * sigmoid(f + forget_bias) + sigmoid(i) * tanh(j)`` with ``forget_bias=1.0``. With 0,
-            σ(f) starts near 0.5 and the cell forgets half its state at every step.
+            ``c * sigmoid(f + forget_bias) + sigmoid(i) * tanh(j)`` with ``forget_bias=1.0``.
+            With 0, σ(f) starts near 0.5 and the cell forgets half its state at every step.
 
     Modules and parameters ("per gate" is always a list of four, in the order of :data:`GATES`,
     i, f, g, o):
