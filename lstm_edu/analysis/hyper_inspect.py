@@ -75,7 +75,8 @@ def as_reference_hyper_lstm(model: nn.Module) -> HyperLSTM:
     if isinstance(model, HyperLSTM):
         return model
     try:
-        ref = HyperLSTM(model.input_size, model.hidden_size, model.hyper_size, model.n_z, model.n_layers)
+        ref = HyperLSTM(model.input_size, model.hidden_size, model.hyper_size, model.n_z, model.n_layers,
+                        **getattr(model, "cell_options", {}))  # layer_norm, forget_bias as built
         ref.load_state_dict(model.state_dict())
     except (AttributeError, RuntimeError, TypeError) as e:
         raise TypeError(f"expected a HyperLSTM or a drop-in with the same parameters, got {type(model).__name__} ({e})") from None
@@ -88,7 +89,8 @@ def as_reference_lstm(model: nn.Module) -> LSTM:
     if isinstance(model, LSTM):
         return model
     try:
-        ref = LSTM(model.input_size, model.hidden_size, model.n_layers)
+        ref = LSTM(model.input_size, model.hidden_size, model.n_layers,
+                   **getattr(model, "cell_options", {}))  # layer_norm, forget_bias as built
         ref.load_state_dict(model.state_dict())
     except (AttributeError, RuntimeError, TypeError) as e:
         raise TypeError(f"expected an LSTM or a drop-in with the same parameters, got {type(model).__name__} ({e})") from None
