@@ -1,11 +1,5 @@
-# lstm-edu: build and test the book.
-#   make book      environment + offline web assets + _build/html (stored outputs, warnings are errors)
-#   make test      the same, then every test: package, stored notebooks, nbval, book, browser
-#   make execute   re-run chapters and store outputs: make execute NB="book/02_lstm_cell.ipynb" SIZE=quick DEVICE=cpu
-#   make handouts  students' copies without solutions and answer keys in _build/handouts/
-#   make gpu-check on a GPU machine (python3 + torch, no .venv): tests on CUDA + benchmark rows, one report
-# TOC=path/to/toc.yml builds and tests another table of contents (default _toc.yml).
-# GPU machine with torch but no Jupyter: `make wheels` here, then tools/README.md.
+# lstm-edu: build and test the book. `make help` lists the targets: every target with a `## text`
+# comment on its line, and every `## NAME=...` line, is shown there.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -16,21 +10,32 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ENV_STAMP := $(VENV)/.lstm-edu-env
 WEB_STAMP := web/vendor/.installed
+## TOC=path/to/toc.yml   build and test another table of contents (default _toc.yml)
 TOC ?= _toc.yml
-SIZE ?= quick
-DEVICE ?=
+## NB="book/NN_x.ipynb"  the chapters `make execute` runs (default: every chapter)
 NB ?=
+## SIZE=quick|medium|full  the size `make execute` runs them at (default quick)
+## CACHE=off             `make execute` retrains every run instead of loading the run cache
+SIZE ?= quick
+## DEVICE=cpu|cuda       the device `make execute` uses (default: the chapter's own choice)
+DEVICE ?=
+## CHROMIUM=path         the Chromium the browser tests use (default /usr/bin/chromium)
 CHROMIUM ?= /usr/bin/chromium
 export BOOK_TOC := $(TOC)
+# Local copies of downloadable corpora (Tiny Shakespeare) for machines without internet: ../shared/data.
+export LSTM_EDU_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 JB_FLAGS := --all -W -n --keep-going $(if $(filter-out _toc.yml,$(TOC)),--toc $(TOC))
 
-.PHONY: help env web book test test-package test-nbval test-browser chromium execute handouts gpu-check wheels clean
+.PHONY: help env web book lint test test-package test-nbval test-browser chromium execute handouts gpu-check wheels clean
 
-help:
-	@sed -n '2,8p' Makefile | sed 's/^# *//'
+help: ## this list
+	@echo "lstm-edu: build and test the book. Targets (make TARGET):"
+	@awk -F ':.*## ' '/^[a-z][a-z-]*:.*## / {printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@echo "Settings (make TARGET NAME=value):"
+	@sed -n 's/^## /  /p' $(MAKEFILE_LIST)
 
 # --- environment: re-made only when a requirements file changes -------------------------------
 $(ENV_STAMP): env/requirements-dev.txt pyproject.toml
@@ -39,7 +44,7 @@ $(ENV_STAMP): env/requirements-dev.txt pyproject.toml
 	$(PY) -m pip install -q -e .
 	touch $@
 
-env: $(ENV_STAMP)
+env: $(ENV_STAMP) ## .venv: the pinned environment (env/requirements-dev.txt), this package editable
 
 # --- offline web assets: npm ci from the lockfile, then copy what the book serves ---------------
 $(WEB_STAMP): web/package.json web/package-lock.json web/src/widgets-assets-path.js
@@ -51,55 +56,59 @@ $(WEB_STAMP): web/package.json web/package-lock.json web/src/widgets-assets-path
 	   web/node_modules/@jupyter-widgets/html-manager/dist/*.woff* web/vendor/html-manager/
 	touch $@
 
-web: $(WEB_STAMP)
+web: $(WEB_STAMP) ## the offline web assets (MathJax, widgets) from web/package-lock.json
 
 # --- the book ------------------------------------------------------------------------------------
-book: $(ENV_STAMP) $(WEB_STAMP)
+book: $(ENV_STAMP) $(WEB_STAMP) ## _build/html from the stored outputs (a warning is an error)
 	$(VENV)/bin/jupyter-book build . $(JB_FLAGS)
 	@echo "Open _build/html/index.html in a browser (works offline)."
 
 # --- tests ---------------------------------------------------------------------------------------
-test: test-package test-nbval book test-browser
+test: lint test-package test-nbval test-browser ## all of it: lint, package tests, nbval, the book, browser
 
-test-package: $(ENV_STAMP)
+lint: $(ENV_STAMP) ## ruff: lint and import order (settings in pyproject.toml; notebooks excluded)
+	$(VENV)/bin/ruff check .
+
+test-package: $(ENV_STAMP) ## the package's tests and the stored-notebook checks (tests/)
 	$(PY) -m pytest tests -q
 
-test-nbval: $(ENV_STAMP)
+test-nbval: $(ENV_STAMP) ## every chapter re-run at quick size on the CPU, checked outputs compared
 	nbs=$$($(PY) tools/booktoc.py --notebooks); \
 	test -n "$$nbs" || { echo "no notebooks in $(TOC)"; exit 1; }; \
 	LSTM_EDU_SIZE=quick LSTM_EDU_DEVICE=cpu $(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-cell-timeout=300 $$nbs
 
-chromium:
+chromium: ## check that Chromium is there for the browser tests (it says how to install it)
 	@test -x $(CHROMIUM) || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "Chromium is missing: sudo apt-get install -y chromium"; exit 1; fi; }
+	  echo "Chromium is missing ($(CHROMIUM)): the browser tests open the built book in it."; \
+	  echo "Install it with: sudo apt-get install -y chromium   (Debian, Ubuntu; CI: .ci/run does it)"; \
+	  echo "or name another one: make test-browser CHROMIUM=/path/to/chromium"; exit 1; }
 
-test-browser: $(ENV_STAMP) chromium
-	test -f _build/html/index.html || { echo "no _build/html: run make book first"; exit 1; }
+test-browser: $(ENV_STAMP) chromium book ## every page of the built book opened offline in Chromium
 	CHROMIUM=$(CHROMIUM) $(PY) -m pytest tests/browser -q -m browser
 
 # --- execute chapters and store their outputs ------------------------------------------------------
-execute: $(ENV_STAMP)
-	$(PY) tools/execute.py --size $(SIZE) $(if $(DEVICE),--device $(DEVICE)) $(NB)
+execute: $(ENV_STAMP) ## re-run chapters in a fresh kernel, store outputs: NB=... SIZE=... DEVICE=... CACHE=off
+	$(PY) tools/execute.py --size $(SIZE) $(if $(DEVICE),--device $(DEVICE)) $(if $(filter off,$(CACHE)),--no-cache) $(NB)
 
 # --- handouts for a class: every chapter without its solutions, and the answer keys ---------------
-handouts: $(ENV_STAMP)
+handouts: $(ENV_STAMP) ## students' copies without solutions, and answer keys, in _build/handouts/
 	$(PY) tools/handouts.py --out _build/handouts
 
 # The GPU check (tools/gpu_check.py): plain python3, no environment to build (the GPU machine has
 # no network). `make test` runs its tiny CPU mode through tests/test_gpu_check.py.
+## GPU_CHECK_OUT=gpu-check  the folder of the GPU check's report
 GPU_CHECK_OUT ?= gpu-check
-gpu-check:
+gpu-check: ## on a GPU machine (python3 + torch, no .venv): tests on CUDA, benchmark rows, one report
 	$(PYTHON) tools/gpu_check.py --out $(GPU_CHECK_OUT)
 
 # Wheels for running tools/execute.py on a machine with python3 + torch but no Jupyter (tools/README.md).
 WHEELS_PYTHON ?= 3.12
 WHEELS_PLATFORMS := $(foreach p,manylinux_2_28_x86_64 manylinux_2_27_x86_64 manylinux_2_17_x86_64 manylinux2014_x86_64 manylinux1_x86_64,--platform $(p))
-wheels: $(ENV_STAMP)
+wheels: $(ENV_STAMP) ## wheels to execute on a GPU machine without Jupyter (tools/README.md)
 	rm -rf .whl && mkdir -p .whl
 	$(PY) -m pip download -q --no-deps --only-binary=:all: --python-version $(WHEELS_PYTHON) --implementation cp \
 	  $(WHEELS_PLATFORMS) -d .whl -r tools/gpu-wheels.txt
 	@ls .whl | wc -l | xargs echo "wheels in .whl/:"; du -sh .whl
 
-clean:
+clean: ## remove _build and the web assets
 	rm -rf _build web/vendor web/node_modules

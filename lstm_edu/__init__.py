@@ -5,6 +5,8 @@ The modules the book derives, runs and trains. ``LSTMCell``/``LSTM`` and
 versions with the same parameters and results that run much faster.
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from . import settings
 from .models.hyper_lstm import HyperLSTM, HyperLSTMCell
 from .models.hypernet import (
@@ -15,7 +17,10 @@ from .models.hypernet import (
 )
 from .models.lstm import LSTM, LSTMCell
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("lstm_edu")  # written once, in pyproject.toml
+except PackageNotFoundError:  # imported from a checkout that is not installed (PYTHONPATH)
+    __version__ = "unknown"
 
 __all__ = [
     "LSTM",

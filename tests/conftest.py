@@ -1,7 +1,9 @@
-"""Shared by the test suite: the repository root and the book's table of contents.
+"""Shared by the test suite: ``tools/`` on the import path, and two fixtures.
 
-``BOOK_TOC`` (set by ``make ... TOC=...``) selects another table of contents; the default is
-``_toc.yml``. The helpers in ``tools/`` are imported from there (they are scripts, not a package).
+The helpers in ``tools/`` (``booktoc``, ``first_cell``, ...) are scripts, not a package: this file
+puts their folder on ``sys.path`` so the tests can import them. ``one_thread`` runs a test with
+one torch thread; ``randomise`` gives a module random parameters. (What the chapters' checker
+tests share is in ``checker_cases.py``, imported from this folder like a test module.)
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ import torch  # noqa: E402
 
 @pytest.fixture
 def one_thread():
-    """Small tensors on a shared 2-core machine: one thread is many times faster than two fighting."""
+    """Small tensors on a shared 2-core machine: one thread is many times faster than two
+    fighting."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield

@@ -1,13 +1,17 @@
-"""Tests for lstm_edu.analysis.activations: recording gates, text features, correlations, saturation, HTML."""
+"""lstm_edu.analysis.activations: recorded gates, text features, correlations, saturation."""
 
 import pytest
 import torch
 
 from lstm_edu import LSTM, HyperLSTM
-from lstm_edu.analysis.activations import (best_cells, cell_browser, colored_text_html, correlations, record_lstm,
-                                  saturation, text_features)
+from lstm_edu.analysis.activations import (
+    best_cells,
+    correlations,
+    record_lstm,
+    saturation,
+    text_features,
+)
 from lstm_edu.training.train import CharLM
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -80,25 +84,3 @@ def test_saturation():
     gate = torch.tensor([[0.05, 0.5], [0.95, 0.5], [0.05, 0.99], [0.5, 0.5]])
     left, right = saturation(gate)
     assert left.tolist() == [0.5, 0.0] and right.tolist() == [0.25, 0.25]
-
-
-def test_colored_text_html_escapes_and_colours():
-    out = colored_text_html("<a>\n", [1.0, 0.0, -1.0, 0.5], title="unit 3")
-    assert "&lt;" in out and "<a>" not in out
-    assert out.count("<span") == 4 and "↵" in out and "unit 3" in out
-    assert "rgb(255,0,0)" in out and "rgb(0,0,255)" in out and "rgb(255,255,255)" in out
-    with pytest.raises(ValueError):
-        colored_text_html("ab", [1.0])
-
-
-def test_cell_browser_renders_and_updates():
-    torch.manual_seed(0)
-    lstm = LSTM(3, 4, 2)
-    rec = record_lstm(lstm, torch.randn(5, 1, 3))
-    box = cell_browser(rec, "hello", layer=1, unit=2)
-    (_layer_w, key_w, unit_w), html_w = box.children[0].children, box.children[1]
-    assert "layer 1, unit 2, c" in html_w.value and html_w.value.count("<span") == 5
-    key_w.value = "sigma_f"
-    assert "layer 1, unit 2, sigma_f" in html_w.value
-    unit_w.value = 3
-    assert "unit 3" in html_w.value

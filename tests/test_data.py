@@ -1,9 +1,5 @@
-"""Tests for lstm_edu.training.data: corpora, batching for truncated BPTT, time series, adding problem, download."""
+"""Tests for lstm_edu.training.data: corpora, batching for truncated BPTT, time series, adding problem."""
 
-import hashlib
-import http.server
-import threading
-from functools import partial
 
 import pytest
 import torch
@@ -102,62 +98,3 @@ def test_adding_problem():
     # predicting the mean 1 scores about 1/6
     _, y_big = data.adding_problem(10, 20000, g)
     assert abs(((y_big - 1) ** 2).mean().item() - 1 / 6) < 0.01
-
-
-@pytest.fixture
-def local_server(tmp_path):
-    """An HTTP server on 127.0.0.1 serving tmp_path/www; yields (base_url, www_dir, request_log)."""
-    www = tmp_path / "www"
-    www.mkdir()
-    log = []
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            log.append(self.path)
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Handler, directory=str(www)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", www, log
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def test_download_checks_and_caches(local_server, tmp_path):
-    base, www, log = local_server
-    payload = b"first citizen:\nbefore we proceed any further, hear me speak.\n" * 50
-    (www / "corpus.txt").write_bytes(payload)
-    digest = hashlib.sha256(payload).hexdigest()
-    cache = tmp_path / "cache"
-    path = data.download(f"{base}/corpus.txt", digest, cache)
-    assert path == cache / "corpus.txt" and path.read_bytes() == payload
-    n_requests = len(log)
-    assert n_requests == 1
-    # cached: no second request
-    assert data.download(f"{base}/corpus.txt", digest.upper(), cache) == path
-    assert len(log) == n_requests
-    # a corrupted cache file is fetched again
-    path.write_bytes(b"corrupted")
-    assert data.download(f"{base}/corpus.txt", digest, cache).read_bytes() == payload
-    assert len(log) == n_requests + 1
-
-
-def test_download_rejects_wrong_checksum_and_leaves_nothing(local_server, tmp_path):
-    base, www, _ = local_server
-    (www / "corpus.txt").write_bytes(b"some text")
-    cache = tmp_path / "cache"
-    with pytest.raises(ValueError, match="checksum mismatch"):
-        data.download(f"{base}/corpus.txt", "0" * 64, cache)
-    assert list(cache.iterdir()) == []
-    with pytest.raises(ValueError, match="64 hexadecimal"):
-        data.download(f"{base}/corpus.txt", "abc", cache)
-
-
-def test_download_missing_file_raises_and_leaves_nothing(local_server, tmp_path):
-    base, _, _ = local_server
-    cache = tmp_path / "cache"
-    with pytest.raises(Exception):
-        data.download(f"{base}/missing.txt", "0" * 64, cache)
-    assert list(cache.iterdir()) == []

@@ -36,6 +36,10 @@ def _check_start(path):
     assert "nbval-ignore-output" in setup.metadata.get("tags", [])
     assert "settings.seed_everything(" in settings_cell.source and "settings.describe()" in settings_cell.source, (
         "the second code cell must be the settings cell (seed_everything, describe), see CONTRIBUTING.md")
+    for cell in (setup, settings_cell):  # folded away on the page: run tools/first_cell.py
+        assert "hide-input" in cell.metadata.get("tags", []), (
+            f"{path.relative_to(booktoc.ROOT)}: run `python tools/first_cell.py` to fold the setup "
+            "and settings cells away")
 
 
 @pytest.mark.parametrize("entry", NOTEBOOKS)
@@ -95,6 +99,29 @@ def test_first_cell_tool_is_idempotent(tmp_path):
     nb.cells[1].source = first_cell.MARKER + "\nold"
     assert first_cell.apply(nb, first_cell.cell_source()) is True
     assert len(nb.cells) == 3 and nb.cells[1].source == first_cell.cell_source()
+
+
+def test_first_cell_tags_both_cells_and_keeps_a_silent_run():
+    settings_src = "from lstm_edu import settings\nsettings.seed_everything(0)\nprint(settings.describe())"
+    setup = nbformat.v4.new_code_cell(first_cell.MARKER + "\nold", execution_count=1,
+                                      metadata={"tags": ["nbval-ignore-output"]})
+    settings_cell = nbformat.v4.new_code_cell(settings_src, execution_count=2)
+    nb = nbformat.v4.new_notebook(cells=[setup, settings_cell])
+    assert first_cell.apply(nb, first_cell.cell_source()) is True
+    assert setup.metadata["tags"] == ["nbval-ignore-output", "hide-input"]
+    assert settings_cell.metadata["tags"] == ["hide-input"]
+    # the old cell printed nothing, and so does the new one where lstm_edu is installed
+    assert setup.execution_count == 1 and setup.source == first_cell.cell_source()
+    assert first_cell.apply(nb, first_cell.cell_source()) is False
+    # a cell that printed something loses that output with its old text
+    setup.source = first_cell.MARKER + "\nold"
+    setup.outputs = [nbformat.v4.new_output("stream", text="installing\n")]
+    assert first_cell.apply(nb, first_cell.cell_source()) is True
+    assert setup.outputs == [] and setup.execution_count is None
+
+
+def test_setup_cell_lines_fit_the_page():
+    assert max(len(line) for line in first_cell.cell_source().splitlines()) <= 88
 
 
 def test_toc_reader_agrees_with_yaml():

@@ -1,4 +1,4 @@
-"""lstm_edu.analysis.hyper_inspect: recorded d(z) and c_t, weight-change measures, histograms, coloured text."""
+"""lstm_edu.analysis.hyper_inspect: recorded d(z) and c_t, weight-change measures, histograms."""
 
 import math
 
@@ -17,6 +17,11 @@ def hyper(randomise):
     return randomise(HyperLSTM(I, H, HY, NZ, 2))
 
 
+@pytest.fixture
+def hyper_without_forget_bias(randomise):  # for the equations written without it
+    return randomise(HyperLSTM(I, H, HY, NZ, 2, forget_bias=0.0))
+
+
 def test_trace_agrees_with_forward(hyper):
     x = torch.randn(T, B, I)
     out, (h, c, h_hat, c_hat) = hyper(x)
@@ -29,8 +34,9 @@ def test_trace_agrees_with_forward(hyper):
     torch.testing.assert_close(tr.h_hat[-1], h_hat.detach())
 
 
-def test_recorded_d_reproduce_the_cell_state(hyper):
+def test_recorded_d_reproduce_the_cell_state(hyper_without_forget_bias):
     """Rebuild c_t from the recorded d's with the paper's equations: the d's must be the ones used."""
+    hyper = hyper_without_forget_bias
     x = torch.randn(T, B, I)
     tr = hi.trace_hyper_lstm(hyper, x)
     with torch.no_grad():
@@ -140,66 +146,6 @@ def test_saturation_histogram_and_fraction():
         hi.saturation_fraction(v, 1.5)
     with pytest.raises(ValueError):
         hi.saturation_histogram(torch.zeros(0))
-
-
-def test_colored_text_html():
-    out = hi.colored_text_html("a<b\nc", [0.0, 1.0, float("nan"), 0.5, 2.0], vmin=0.0, vmax=2.0, label="Δ")
-    assert out.count("<span style=\"background") >= 5
-    assert "&lt;" in out and "<b\n" not in out  # escaped
-    assert "↵" in out and "<br>" in out
-    assert "Δ: n/a" in out and "Δ = 2" in out
-    spans = [s for s in out.split("<span")[1:6]]
-    assert "background:#fff5f0;color:#000000" in spans[0]  # vmin: the first colour of Reds
-    assert "background:#ffffff" in spans[2]  # nan: uncoloured
-    assert "background:#67000d;color:#ffffff" in spans[4]  # vmax: the last colour, white text
-    with pytest.raises(ValueError, match="one number per character"):
-        hi.colored_text_html("abc", [1.0, 2.0])
-
-
-def test_change_explorer_structure():
-    ipywidgets = pytest.importorskip("ipywidgets")
-    text = "hello"
-    ch = torch.rand(len(text), 2, 4)
-    w = hi.change_explorer(text, ch)
-    layer_pick, gate_pick = w.children[0].children
-    outer = w.children[1].children[0]  # the one measure's stack of layers
-    assert isinstance(outer, ipywidgets.Stack) and len(outer.children) == 2
-    assert all(len(s.children) == 4 for s in outer.children)
-    assert "layer 1, forget gate f" in outer.children[1].children[1].value
-    assert [o[0] for o in gate_pick.options] == ["input gate i", "forget gate f", "candidate g", "output gate o"]
-    with pytest.raises(ValueError):
-        hi.change_explorer("hi", ch)
-
-
-def test_change_explorer_with_two_measures():
-    ipywidgets = pytest.importorskip("ipywidgets")
-    text = "abc"
-    w = hi.change_explorer(text, {"‖Δd‖": torch.rand(3, 1, 4), "‖ΔW‖": torch.rand(3, 1, 4) + 5})
-    measure_pick, layer_pick, gate_pick = w.children[0].children
-    assert [o[0] for o in measure_pick.options] == ["‖Δd‖", "‖ΔW‖"]
-    page = w.children[1].children[1].children[0].children[3]  # measure ‖ΔW‖, layer 0, gate o
-    assert isinstance(page, ipywidgets.HTML) and "‖ΔW‖: layer 0, output gate o" in page.value
-    # every dropdown drives its stacks through a browser-side link (works without a kernel)
-    pairs = {(id(link.source[0]), id(link.target[0])) for link in w.links}
-    assert all(link.source[1] == "index" and link.target[1] == "selected_index" for link in w.links)
-    assert (id(measure_pick), id(w.children[1])) in pairs
-    for layer_stack in w.children[1].children:
-        assert (id(layer_pick), id(layer_stack)) in pairs
-        assert all((id(gate_pick), id(gate_stack)) in pairs for gate_stack in layer_stack.children)
-    with pytest.raises(ValueError, match="same shape"):
-        hi.change_explorer(text, {"a": torch.rand(3, 1, 4), "b": torch.rand(3, 2, 4)})
-    with pytest.raises(ValueError, match="empty"):
-        hi.change_explorer(text, {})
-
-
-def test_closest_size_and_count():
-    assert hi.count_parameters(nn.Linear(3, 2)) == 8
-    assert hi.closest_size(lambda n: n * n, 50, 1, 100) == 7
-    assert hi.closest_size(lambda n: n * n, 56, 1, 100) == 7
-    assert hi.closest_size(lambda n: n * n, 57, 1, 100) == 8
-    assert hi.closest_size(lambda n: n * n, 10_000_000, 1, 100) == 100
-    with pytest.raises(ValueError):
-        hi.closest_size(lambda n: n, 3, 5, 1)
 
 
 def test_trace_of_the_fast_drop_in_agrees_with_its_forward(randomise):

@@ -8,8 +8,21 @@ from torch import nn
 
 from lstm_edu import LSTM, HyperLSTM
 from lstm_edu.training.data import CharVocab, adding_problem, char_batches
-from lstm_edu.training.train import (CharLM, SequenceRegressor, bits_per_char, detach_state, fit, load_checkpoint,
-                            sample, save_checkpoint, top_next_chars, train_char_lm)
+from lstm_edu.training.train import (
+    CharLM,
+    NonFiniteLoss,
+    SequenceRegressor,
+    bits_per_char,
+    detach_state,
+    evaluating,
+    fit,
+    last_fifth_improvement,
+    load_checkpoint,
+    sample,
+    save_checkpoint,
+    top_next_chars,
+    train_char_lm,
+)
 
 TEXT = "the cat sat on the mat. " * 60
 
@@ -146,3 +159,102 @@ def test_fit_trains_a_sequence_regressor():
     assert len(hist["loss"]) == 300
     assert hist["eval_loss"][-1] < 0.02 < hist["eval_loss"][0]
     assert model(eval_batch[0]).shape == (256, 1)
+
+
+def test_a_non_finite_loss_stops_training_naming_the_step_and_the_last_good_loss():
+    vocab = CharVocab.from_text(TEXT)
+    model = small_lm(len(vocab))
+    calls = {"n": 0}
+    forward = model.forward
+
+    def poisoned(ids, state=None):                      # the 3rd step's logits are NaN
+        calls["n"] += 1
+        logits, state = forward(ids, state)
+        return (logits * float("nan") if calls["n"] == 4 else logits), state   # call 1: validation
+
+    model.forward = poisoned
+    with pytest.raises(NonFiniteLoss, match=r"not finite .* at step 3.*last finite loss was [0-9.]+ at step 2") as err:
+        train_char_lm(model, vocab.encode(TEXT), vocab.encode(TEXT[:100]), steps=10, batch_size=4,
+                      n_steps=8, eval_every=100, progress=False)
+    assert err.value.step == 3 and err.value.history["step"] == [1, 2]
+    assert err.value.last_good == pytest.approx(err.value.history["train_bpc"][-1] * math.log(2))
+
+
+def test_fit_stops_on_an_infinite_loss():
+    model = SequenceRegressor(LSTM(2, 8, 1))
+    batch = adding_problem(5, 4, torch.Generator().manual_seed(0))
+    calls = []
+
+    def loss_fn(p, y):
+        return torch.nn.functional.mse_loss(p, y) / (0.0 if len(calls) >= 2 else 1.0)
+
+    def make(step):
+        calls.append(step)
+        return batch
+
+    with pytest.raises(NonFiniteLoss, match="at step 2") as err:
+        fit(model, make, steps=5, loss_fn=loss_fn, progress=False)
+    assert err.value.history["step"] == [1]
+
+
+def test_an_interrupt_keeps_the_history_so_far():
+    model = SequenceRegressor(LSTM(2, 8, 1))
+    batch = adding_problem(5, 4, torch.Generator().manual_seed(0))
+
+    def make(step):
+        if step == 4:
+            raise KeyboardInterrupt
+        return batch
+
+    hist = fit(model, make, steps=10, progress=False)
+    assert hist["step"] == [1, 2, 3] and hist["stopped_early"] == "interrupted at step 4"
+
+
+def test_cosine_schedule_ends_at_a_tenth_and_bad_names_are_refused():
+    vocab = CharVocab.from_text(TEXT)
+    model = small_lm(len(vocab))
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    train_char_lm(model, vocab.encode(TEXT), steps=5, batch_size=4, n_steps=8, optimizer=opt,
+                  schedule="cosine", progress=False)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.001)
+    with pytest.raises(ValueError, match="'constant' or 'cosine'"):
+        train_char_lm(model, vocab.encode(TEXT), steps=5, schedule="linear", progress=False)
+
+
+def test_last_fifth_improvement():
+    assert last_fifth_improvement([0, 100], [2.0, 1.0]) == pytest.approx((1.2 - 1.0) / 1.2)
+    assert last_fifth_improvement([0, 50, 80, 100], [4.0, 2.0, 1.5, 1.47]) == pytest.approx(0.03 / 1.5)
+    assert last_fifth_improvement([0, 10, 20], [3.0, 3.0, 3.0]) == 0.0
+    with pytest.raises(ValueError, match="two"):
+        last_fifth_improvement([0], [1.0])
+
+
+def test_fit_cosine_schedule_ends_at_a_tenth():
+    model = SequenceRegressor(LSTM(2, 8, 1))
+    batch = adding_problem(5, 4, torch.Generator().manual_seed(0))
+    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    fit(model, lambda step: batch, steps=4, optimizer=opt, schedule="cosine", progress=False)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.002)
+    with pytest.raises(ValueError, match="'constant' or 'cosine'"):
+        fit(model, lambda step: batch, steps=4, schedule="step", progress=False)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_evaluation_helpers_run_in_eval_mode_and_restore_the_mode(training):
+    vocab = CharVocab.from_text(TEXT)
+    model = small_lm(len(vocab))
+    modes = []
+    model.register_forward_pre_hook(lambda module, args: modes.append(module.training))
+    calls = [lambda: bits_per_char(model, vocab.encode(TEXT[:40]), batch_size=2, n_steps=8),
+             lambda: sample(model, vocab, "the", 5),
+             lambda: top_next_chars(model, vocab, "the ca", k=2)]
+    for call in calls:
+        model.train(training)
+        modes.clear()
+        call()
+        assert modes and not any(modes)  # every forward ran in eval mode
+        assert model.training is training and model.rnn.training is training
+    with pytest.raises(RuntimeError), evaluating(model):
+        assert not model.training
+        raise RuntimeError("the mode comes back after an error too")
+    assert model.training is training

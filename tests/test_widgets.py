@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from lstm_edu import LSTMCell
-from lstm_edu.display.widgets import GATE_MATH_JS, bars_html, gate_explorer, gate_explorer_html, gate_values
+from lstm_edu.display.widgets import (
+    GATE_MATH_JS,
+    bars_html,
+    gate_explorer,
+    gate_explorer_html,
+    gate_values,
+)
 
 
 def test_gate_values_match_lstm_cell():
@@ -47,7 +53,8 @@ def test_html_explorer_starts_with_python_values():
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs node to run the JavaScript")
 def test_javascript_math_matches_python():
     cases = [(0.0, 2.0, 1.0, 1.0, 1.0), (-3.0, 5.5, -2.0, 0.1, -2.5), (6.0, -6.0, 0.3, -4.0, 3.0)]
-    script = GATE_MATH_JS + f"console.log(JSON.stringify({json.dumps(cases)}.map(a => lstmEduGateValues(...a))));"
+    script = GATE_MATH_JS + (f"console.log(JSON.stringify({json.dumps(cases)}"
+                             ".map(a => lstmEduGateValues(...a))));")
     out = subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True).stdout
     for args, js in zip(cases, json.loads(out)):
         py = gate_values(*args)

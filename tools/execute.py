@@ -149,9 +149,11 @@ def execute(path: Path, timeout: int, kernel: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook in the toc")
-    ap.add_argument("--size", choices=["quick", "full"], help="LSTM_EDU_SIZE for the kernel (default: unset, "
+    ap.add_argument("--size", choices=["quick", "medium", "full"], help="LSTM_EDU_SIZE for the kernel (default: unset, "
                     "which means full on a CUDA machine and quick otherwise)")
     ap.add_argument("--device", help="LSTM_EDU_DEVICE for the kernel: cpu, cuda, cuda:1, ... (default: auto)")
+    ap.add_argument("--no-cache", action="store_true", help="train every run again: LSTM_EDU_CACHE=off for "
+                    "the kernel (default: trained runs are loaded from the run cache when stored)")
     ap.add_argument("--toc", help="table of contents (default: $BOOK_TOC or _toc.yml)")
     ap.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default 3600)")
     ap.add_argument("--kernel", default="python3", help="kernel name (default python3: this interpreter)")
@@ -161,9 +163,12 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["LSTM_EDU_SIZE"] = args.size
     if args.device:
         os.environ["LSTM_EDU_DEVICE"] = args.device
+    if args.no_cache:
+        os.environ["LSTM_EDU_CACHE"] = "off"
     paths = [p.resolve() for p in args.notebooks] if args.notebooks else booktoc.notebooks(args.toc)
     print(f"LSTM_EDU_SIZE={os.environ.get('LSTM_EDU_SIZE', '(auto)')} "
-          f"LSTM_EDU_DEVICE={os.environ.get('LSTM_EDU_DEVICE', '(auto)')}", flush=True)
+          f"LSTM_EDU_DEVICE={os.environ.get('LSTM_EDU_DEVICE', '(auto)')} "
+          f"LSTM_EDU_CACHE={os.environ.get('LSTM_EDU_CACHE', '(default)')}", flush=True)
     failed = []
     for path in paths:
         print(f"{path.relative_to(booktoc.ROOT) if path.is_relative_to(booktoc.ROOT) else path} ...", end=" ", flush=True)

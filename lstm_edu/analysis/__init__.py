@@ -1,3 +1,4 @@
-"""Looking inside trained models: gradients through time (:mod:`.gradients`), recorded LSTM
-activations (:mod:`.activations`) and HyperLSTM traces (:mod:`.hyper_inspect`). Functions here
-return tensors; drawing and HTML live in :mod:`lstm_edu.display`."""
+"""Looking inside models: gradients through time (:mod:`.gradients`), recorded LSTM activations
+(:mod:`.activations`), HyperLSTM traces (:mod:`.hyper_inspect`) and what a dynamic weight costs
+(:mod:`.matvec_costs`). Functions here return numbers and tensors; drawing and HTML live in
+:mod:`lstm_edu.display`, counting and timing helpers in :mod:`lstm_edu.measure`."""

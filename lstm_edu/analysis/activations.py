@@ -7,8 +7,9 @@
   inside brackets, position in the line, ...) to compare cells with.
 - :func:`correlations`, :func:`best_cells`: Pearson correlation of every cell with a feature.
 - :func:`saturation`: the fraction of time each gate unit is near 0 or near 1.
-- :func:`colored_text_html`: a text with each character's background coloured by a value.
-- :func:`cell_browser`: an ipywidgets browser over layers, gates and units.
+
+The text coloured by a unit's values and the browser over layers, gates and units are drawn by
+:mod:`lstm_edu.display` (``colored_text_html``, ``cell_browser``).
 
 Recording runs the network's own loop (``LSTM.steps``) and, at every step and in every layer, asks
 the cell for the pre-activations it used (``LSTMCell.gates`` of the layer's input and
@@ -18,8 +19,7 @@ This module is analysis code: the models never import it.
 
 from __future__ import annotations
 
-import html
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Tuple
 
 import torch
 from torch import nn
@@ -184,79 +184,4 @@ def saturation(gate: torch.Tensor, low: float = 0.1, high: float = 0.9
     return (flat < low).float().mean(0), (flat > high).float().mean(0)
 
 
-def _rgb(value: float, vmin: float, vmax: float) -> str:
-    """Blue for negative, white for 0, red for positive (``vmin < 0 < vmax``), or white→red."""
-    if vmin < 0 < vmax:
-        s = max(-1.0, min(1.0, value / (vmax if value > 0 else -vmin)))
-        a = abs(s)
-        r, g, b = (255, int(255 * (1 - a)), int(255 * (1 - a))) if s > 0 else (int(255 * (1 - a)), int(255 * (1 - a)), 255)
-    else:
-        a = max(0.0, min(1.0, (value - vmin) / max(vmax - vmin, 1e-12)))
-        r, g, b = 255, int(255 * (1 - a)), int(255 * (1 - a))
-    return f"rgb({r},{g},{b})"
-
-
-def colored_text_html(text: str, values: Sequence[float], vmin: float = -1.0, vmax: float = 1.0,
-                      title: Optional[str] = None) -> str:
-    """``text`` as HTML, each character on a background coloured by ``values[t]``.
-
-    With ``vmin < 0 < vmax`` negative values are blue, zero white, positive red (the colouring of
-    Karpathy's char-rnn visualisations); otherwise white (``vmin``) to red (``vmax``). Newlines are
-    kept (shown as ``↵``), the text is escaped, and each character's value is in its tooltip.
-    """
-    if len(values) != len(text):
-        raise ValueError(f"need one value per character: {len(text)} characters, {len(values)} values")
-    vals = [float(v) for v in values]
-    parts = []
-    if title:
-        parts.append(f'<div style="font-family:sans-serif;font-size:0.9em;margin-bottom:4px">{html.escape(title)}</div>')
-    parts.append('<div style="font-family:monospace;font-size:13px;line-height:1.5;white-space:pre;'
-                 'color:black;background:white;overflow-x:auto;padding:4px">')
-    for ch, v in zip(text, vals):
-        shown = "↵\n" if ch == "\n" else html.escape(ch)
-        parts.append(f'<span title="{v:+.3f}" style="background:{_rgb(v, vmin, vmax)}">{shown}</span>')
-    parts.append("</div>")
-    return "".join(parts)
-
-
-def cell_browser(rec: Dict[str, torch.Tensor], text: str, layer: int = 0, unit: int = 0, key: str = "c",
-                 batch: int = 0):
-    """An ipywidgets browser: pick the layer, the recorded quantity and the unit; see the text coloured.
-
-    ``rec`` comes from :func:`record_lstm` on ``text`` (one column, ``batch``). Gates in [0, 1] are
-    coloured white→red, ``tanh(g)``, ``h`` in [-1, 1] blue→red, ``c`` blue→red scaled by its
-    largest absolute value. Returns the widget (display it as the cell's last expression); its
-    starting view is saved with the notebook, so the static book shows it too.
-    """
-    import ipywidgets as w
-
-    n_layers, _, _, hidden = rec["c"].shape
-    layer_w = w.IntSlider(value=layer, min=0, max=n_layers - 1, description="layer")
-    key_w = w.Dropdown(options=[("c (cell state)", "c"), ("h (hidden state)", "h"),
-                                ("σ(i) input gate", "sigma_i"), ("σ(f) forget gate", "sigma_f"),
-                                ("tanh(g) candidate", "tanh_g"), ("σ(o) output gate", "sigma_o")],
-                       value=key, description="show")
-    unit_w = w.IntSlider(value=unit, min=0, max=hidden - 1, description="unit")
-    out = w.HTML()
-
-    def render(*_):
-        vals = rec[key_w.value][layer_w.value, :len(text), batch, unit_w.value]
-        if key_w.value in ("sigma_i", "sigma_f", "sigma_o"):
-            vmin, vmax = 0.0, 1.0
-        elif key_w.value == "c":
-            m = float(vals.abs().max()) or 1.0
-            vmin, vmax = -m, m
-        else:
-            vmin, vmax = -1.0, 1.0
-        title = (f"layer {layer_w.value}, unit {unit_w.value}, {key_w.value}: "
-                 f"min {float(vals.min()):+.2f}, max {float(vals.max()):+.2f}")
-        out.value = colored_text_html(text, vals.tolist(), vmin, vmax, title)
-
-    for ctl in (layer_w, key_w, unit_w):
-        ctl.observe(render, names="value")
-    render()
-    return w.VBox([w.HBox([layer_w, key_w, unit_w]), out])
-
-
-__all__ = ["RECORDED", "record_lstm", "text_features", "correlations", "best_cells",
-           "saturation", "colored_text_html", "cell_browser"]
+__all__ = ["RECORDED", "record_lstm", "text_features", "correlations", "best_cells", "saturation"]

@@ -120,7 +120,8 @@ def factor_per_step(distances: Sequence[int], norms: torch.Tensor) -> float:
     ``distances`` ``[D]`` (increasing) and ``norms`` ``[D]`` (e.g. the median over a batch of one
     entry of :func:`initial_state_gradient_norms`). ``k`` is the farthest distance whose norm is
     still positive: in float32 a vanishing gradient underflows to exactly 0 after a few hundred
-    steps, and those entries carry no rate. Returns ``nan`` when fewer than two norms are positive.
+    steps, and those entries carry no rate. Returns ``nan`` when the first norm :math:`n_0` is not
+    positive (0 or ``nan``: no rate can start from it), and when no later norm is positive.
     """
     d = [int(v) for v in distances]
     n = torch.as_tensor(norms, dtype=torch.float64).detach().cpu()

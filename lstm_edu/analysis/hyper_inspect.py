@@ -13,10 +13,10 @@ saturated :math:`\tanh(c_t)` is (their Figure 5).
 - :func:`weight_change`: :math:`\lVert W_h(t) - W_h(t-1) \rVert_F`, how far the *effective weight
   matrix* moves, computed from :math:`d` and the row norms of :math:`W_{hd}` without building it.
 - :func:`saturation_histogram`, :func:`saturation_fraction`: the distribution of :math:`\tanh(c_t)`.
-- :func:`colored_text_html`: text with each character's background coloured by a value.
-- :func:`change_explorer`: an ipywidgets chooser (measure, layer, gate) over pre-rendered coloured texts
-  that also works in a static HTML page (the choice is linked in the browser, no kernel needed).
-- :func:`count_parameters`, :func:`closest_size`: match two models' sizes by parameter count.
+
+The coloured text and the chooser over measures, layers and gates are drawn by
+:mod:`lstm_edu.display` (``colored_text_html``, ``change_explorer``); the parameter counts that
+match two models' sizes are in :mod:`lstm_edu.measure`.
 
 Shapes use ``T`` steps, ``L`` layers, ``B`` batch, ``N_h`` hidden size; the gate axis has 4 entries
 in the order i, f, g, o (:data:`GATES`).
@@ -24,17 +24,14 @@ in the order i, f, g, o (:data:`GATES`).
 
 from __future__ import annotations
 
-import html
-import math
 from dataclasses import dataclass
-from typing import Callable, Dict, Optional, Sequence, Tuple, Union
+from typing import Dict, Tuple
 
 import torch
 from torch import nn
 
 from ..models.hyper_lstm import HyperLSTM
-from ..models.lstm import GATE_NAMES, GATES, LSTM
-
+from ..models.lstm import GATES, LSTM
 
 # ---------------------------------------------------------------------------------------------
 # Recording
@@ -78,7 +75,8 @@ def as_reference_hyper_lstm(model: nn.Module) -> HyperLSTM:
     if isinstance(model, HyperLSTM):
         return model
     try:
-        ref = HyperLSTM(model.input_size, model.hidden_size, model.hyper_size, model.n_z, model.n_layers)
+        ref = HyperLSTM(model.input_size, model.hidden_size, model.hyper_size, model.n_z, model.n_layers,
+                        **getattr(model, "cell_options", {}))  # layer_norm, forget_bias as built
         ref.load_state_dict(model.state_dict())
     except (AttributeError, RuntimeError, TypeError) as e:
         raise TypeError(f"expected a HyperLSTM or a drop-in with the same parameters, got {type(model).__name__} ({e})") from None
@@ -91,7 +89,8 @@ def as_reference_lstm(model: nn.Module) -> LSTM:
     if isinstance(model, LSTM):
         return model
     try:
-        ref = LSTM(model.input_size, model.hidden_size, model.n_layers)
+        ref = LSTM(model.input_size, model.hidden_size, model.n_layers,
+                   **getattr(model, "cell_options", {}))  # layer_norm, forget_bias as built
         ref.load_state_dict(model.state_dict())
     except (AttributeError, RuntimeError, TypeError) as e:
         raise TypeError(f"expected an LSTM or a drop-in with the same parameters, got {type(model).__name__} ({e})") from None
@@ -233,142 +232,8 @@ def saturation_fraction(tanh_c: torch.Tensor, threshold: float = 0.9) -> float:
     return float((v.abs() > threshold).float().mean())
 
 
-# ---------------------------------------------------------------------------------------------
-# Coloured text
-# ---------------------------------------------------------------------------------------------
-
-def _hex(rgb: Sequence[float]) -> str:
-    return "#" + "".join(f"{int(round(255 * max(0.0, min(1.0, c)))):02x}" for c in rgb[:3])
-
-
-def _text_colour(rgb: Sequence[float]) -> str:
-    # dark text on light backgrounds, white on dark ones (relative luminance)
-    lum = 0.2126 * rgb[0] + 0.7152 * rgb[1] + 0.0722 * rgb[2]
-    return "#000000" if lum > 0.5 else "#ffffff"
-
-
-def colored_text_html(text: str, values: Sequence[float], cmap: str = "Reds", vmin: Optional[float] = None,
-                      vmax: Optional[float] = None, title: str = "", label: str = "value") -> str:
-    """HTML for ``text`` with character ``t``'s background coloured by ``values[t]``.
-
-    ``values`` has one number per character (``nan`` leaves a character white). The colour scale
-    runs from ``vmin`` (default: the smallest value) to ``vmax`` (default: the largest); a legend
-    below the text gives both ends. Hovering a character shows its value. Newlines are shown as
-    ``↵`` and kept as line breaks.
-    """
-    import matplotlib  # plotting stays out of the models; imported here only
-
-    values = [float(v) for v in (values.tolist() if isinstance(values, torch.Tensor) else values)]
-    if len(values) != len(text):
-        raise ValueError(f"values must have one number per character: {len(text)} characters, {len(values)} values")
-    finite = [v for v in values if math.isfinite(v)]
-    lo = vmin if vmin is not None else (min(finite) if finite else 0.0)
-    hi = vmax if vmax is not None else (max(finite) if finite else 1.0)
-    span = hi - lo if hi > lo else 1.0
-    colormap = matplotlib.colormaps[cmap]
-    parts = []
-    for ch, v in zip(text, values):
-        shown = "↵" if ch == "\n" else ch
-        if math.isfinite(v):
-            rgb = colormap((min(max(v, lo), hi) - lo) / span)
-            style = f"background:{_hex(rgb)};color:{_text_colour(rgb)}"
-            tip = f"{label} = {v:.4g}"
-        else:
-            style, tip = "background:#ffffff;color:#000000", f"{label}: n/a"
-        parts.append(f'<span style="{style}" title="{html.escape(tip)}">{html.escape(shown)}</span>')
-        if ch == "\n":
-            parts.append("<br>")
-    ramp = "".join(f'<span style="background:{_hex(colormap(q / 10))}">&nbsp;&nbsp;</span>' for q in range(11))
-    head = f'<div style="font-weight:bold;margin-bottom:4px">{html.escape(title)}</div>' if title else ""
-    legend = (f'<div style="font-size:0.85em;margin-top:6px">{html.escape(label)}: {lo:.3g} {ramp} {hi:.3g}</div>')
-    return (f'<div class="lstm-edu-colored-text">{head}'
-            f'<div style="font-family:monospace;white-space:pre-wrap;line-height:1.6">{"".join(parts)}</div>'
-            f"{legend}</div>")
-
-
-def change_explorer(text: str, changes: Union[torch.Tensor, Dict[str, torch.Tensor]], label: str = "change",
-                    cmap: str = "Reds"):
-    """An ipywidgets chooser of layer and gate over the coloured text of ``changes`` ``[T, L, 4]``.
-
-    ``changes`` is one tensor ``[T, L, 4]`` (coloured as ``label``), or a dict ``{label: tensor}``
-    of several measures of the same shape, which adds a "measure" dropdown.
-
-    Every text is rendered in advance into an ``HTML`` widget inside nested ``Stack`` widgets, and
-    the dropdowns are linked to the stacks with ``jslink`` (the links are in the returned box's
-    ``links``): the choice is made in the browser, so the widget also works in a static page built
-    from saved widget state. Within one measure and
-    layer the four gates share one colour scale (the same colour means the same change).
-    """
-    import ipywidgets as widgets
-
-    measures = dict(changes) if isinstance(changes, dict) else {label: changes}
-    if not measures:
-        raise ValueError("changes is an empty dict: give at least one measure")
-    shapes = {tuple(v.shape) for v in measures.values()}
-    shape = next(iter(shapes))
-    if len(shapes) != 1 or len(shape) != 3 or shape[0] != len(text) or shape[2] != len(GATES):
-        raise ValueError(f"changes must be [T={len(text)}, L, 4] (every measure the same shape), "
-                         f"got {sorted(list(s) for s in shapes)}")
-    n_layers = shape[1]
-    measure_pick = widgets.Dropdown(options=[(m, k) for k, m in enumerate(measures)], value=0, description="measure")
-    layer_pick = widgets.Dropdown(options=[(f"layer {l}", l) for l in range(n_layers)], value=0, description="layer")
-    gate_pick = widgets.Dropdown(options=[(GATE_NAMES[g], k) for k, g in enumerate(GATES)], value=0, description="gate")
-    measure_stacks, links = [], []
-    for name, values in measures.items():
-        layer_stacks = []
-        for layer in range(n_layers):
-            vals = values[:, layer].detach().float().cpu()
-            finite = vals[torch.isfinite(vals)]
-            vmax = float(finite.max()) if finite.numel() else 1.0
-            pages = [widgets.HTML(colored_text_html(text, vals[:, k], cmap=cmap, vmin=0.0, vmax=vmax, label=name,
-                                                    title=f"{name}: layer {layer}, {GATE_NAMES[g]}"))
-                     for k, g in enumerate(GATES)]
-            gate_stack = widgets.Stack(pages, selected_index=0)
-            links.append(widgets.jslink((gate_pick, "index"), (gate_stack, "selected_index")))
-            layer_stacks.append(gate_stack)
-        layer_stack = widgets.Stack(layer_stacks, selected_index=0)
-        links.append(widgets.jslink((layer_pick, "index"), (layer_stack, "selected_index")))
-        measure_stacks.append(layer_stack)
-    outer = widgets.Stack(measure_stacks, selected_index=0)
-    links.append(widgets.jslink((measure_pick, "index"), (outer, "selected_index")))
-    picks = [layer_pick, gate_pick] if len(measures) == 1 else [measure_pick, layer_pick, gate_pick]
-    box = widgets.VBox([widgets.HBox(picks), outer])
-    box.links = links  # the browser-side links (kept for inspection; the saved state holds them too)
-    return box
-
-
-# ---------------------------------------------------------------------------------------------
-# Matching sizes
-# ---------------------------------------------------------------------------------------------
-
-def count_parameters(module: nn.Module) -> int:
-    """The number of trainable numbers in ``module``."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
-def closest_size(count: Callable[[int], int], target: int, lo: int = 1, hi: int = 4096) -> int:
-    """The size ``n`` in ``[lo, hi]`` whose ``count(n)`` is closest to ``target``.
-
-    ``count`` must grow with ``n`` (e.g. ``lambda n: count_parameters(CharLM(LSTM(E, n, 1), V, E))``);
-    a bisection finds the crossing, so ``count`` is called about ``log2(hi - lo)`` times.
-    """
-    if lo > hi:
-        raise ValueError(f"lo must be at most hi, got lo={lo}, hi={hi}")
-    a, b = lo, hi
-    while a < b:  # smallest n with count(n) >= target
-        mid = (a + b) // 2
-        if count(mid) >= target:
-            b = mid
-        else:
-            a = mid + 1
-    best = a
-    if a > lo and abs(count(a - 1) - target) <= abs(count(a) - target):
-        best = a - 1
-    return best
-
-
 __all__ = [
-    "GATES", "GATE_NAMES", "HyperTrace", "LSTMTrace", "trace_hyper_lstm", "trace_lstm", "d_change", "weight_change",
-    "gate_weight_changes", "saturation_histogram", "saturation_fraction", "colored_text_html", "change_explorer",
-    "count_parameters", "closest_size", "as_reference_hyper_lstm", "as_reference_lstm",
+    "GATES", "HyperTrace", "LSTMTrace", "trace_hyper_lstm", "trace_lstm", "d_change",
+    "weight_change", "gate_weight_changes", "saturation_histogram", "saturation_fraction",
+    "as_reference_hyper_lstm", "as_reference_lstm",
 ]

@@ -1,4 +1,5 @@
-r"""The gate explorer: move the four gate pre-activations and :math:`c_{t-1}`, watch :math:`c_t` and :math:`h_t`.
+r"""The gate explorer: move the four gate pre-activations and :math:`c_{t-1}`, watch :math:`c_t`
+and :math:`h_t`.
 
 One LSTM unit (one of the ``H`` features) computes, from its pre-activations
 :math:`i_t, f_t, g_t, o_t` and its previous cell value :math:`c_{t-1}`,
@@ -34,7 +35,8 @@ QUANTITIES = (
     ("c", "cₜ  cell state"),
     ("h", "hₜ  hidden state"),
 )
-#: The sliders: (name, label, min, max, start); labels use Unicode subscripts (they are not typeset as math).
+#: The sliders: (name, label, min, max, start); labels use Unicode subscripts (they are not
+#: typeset as math).
 SLIDERS = (
     ("f", "fₜ", -6.0, 6.0, 2.0),
     ("i", "iₜ", -6.0, 6.0, 0.0),
@@ -61,7 +63,8 @@ def gate_values(i: float, f: float, g: float, o: float, c_prev: float) -> Dict[s
     c = sigma_f * c_prev + sigma_i * tanh_g
     # h_t = σ(o_t) tanh(c_t)
     h = sigma_o * math.tanh(c)
-    return {"sigma_f": sigma_f, "sigma_i": sigma_i, "tanh_g": tanh_g, "sigma_o": sigma_o, "c": c, "h": h}
+    return {"sigma_f": sigma_f, "sigma_i": sigma_i, "tanh_g": tanh_g, "sigma_o": sigma_o,
+            "c": c, "h": h}
 
 
 #: The same computation in JavaScript, for the client-side explorer (tested against
@@ -85,8 +88,10 @@ def _bar_row(key: str, label: str, value: float) -> str:
     return (
         f'<div style="display:flex;align-items:center;margin:2px 0;font-family:monospace">'
         f'<span style="width:16em">{html.escape(label)}</span>'
-        f'<span style="position:relative;display:inline-block;width:240px;height:14px;background:#eee">'
-        f'<span style="position:absolute;left:50%;top:0;width:1px;height:14px;background:#555"></span>'
+        '<span style="position:relative;display:inline-block;width:240px;height:14px;'
+        'background:#eee">'
+        '<span style="position:absolute;left:50%;top:0;width:1px;height:14px;background:#555">'
+        '</span>'
         f'<span data-bar="{key}" style="position:absolute;top:2px;height:10px;left:{left:.2f}%;'
         f'width:{50.0 * abs(frac):.2f}%;background:{color}"></span></span>'
         f'<span data-value="{key}" style="width:6em;text-align:right">{value:+.3f}</span></div>'
@@ -99,7 +104,8 @@ def bars_html(values: Dict[str, float]) -> str:
 
 
 def gate_explorer():
-    """An ipywidgets gate explorer: five sliders and the bars of :func:`bars_html`, recomputed on every move.
+    """An ipywidgets gate explorer: five sliders and the bars of :func:`bars_html`, recomputed on
+    every move.
 
     Returns the ``ipywidgets.VBox``; its ``sliders`` attribute maps each slider name
     (``"f"``, ``"i"``, ``"g"``, ``"o"``, ``"c_prev"``) to its ``FloatSlider`` and ``bars`` is the
@@ -120,7 +126,9 @@ def gate_explorer():
     for s in sliders.values():
         s.observe(update, names="value")
     update()
-    box = widgets.VBox([widgets.HTML("<b>LSTM gate explorer</b> (pre-activations → gates → c<sub>t</sub>, h<sub>t</sub>)"),
+    heading = ("<b>LSTM gate explorer</b> "
+               "(pre-activations → gates → c<sub>t</sub>, h<sub>t</sub>)")
+    box = widgets.VBox([widgets.HTML(heading),
                         *sliders.values(), bars])
     box.sliders, box.bars = sliders, bars
     return box
@@ -139,7 +147,8 @@ def gate_explorer_html() -> str:
         rows.append(
             f'<div style="display:flex;align-items:center;font-family:monospace">'
             f'<span style="width:16em">{html.escape(label)}</span>'
-            f'<input type="range" data-input="{name}" min="{lo}" max="{hi}" step="0.1" value="{s}" style="width:240px">'
+            f'<input type="range" data-input="{name}" min="{lo}" max="{hi}" step="0.1" '
+            f'value="{s}" style="width:240px">'
             f'<span data-shown="{name}" style="width:6em;text-align:right">{s:+.1f}</span></div>'
         )
     script = GATE_MATH_JS + f"""
@@ -151,7 +160,9 @@ def gate_explorer_html() -> str:
     const x = {{}};
     root.querySelectorAll("input[data-input]").forEach(el => {{
       x[el.dataset.input] = parseFloat(el.value);
-      root.querySelector('[data-shown="' + el.dataset.input + '"]').textContent = (x[el.dataset.input] >= 0 ? "+" : "") + x[el.dataset.input].toFixed(1);
+      const shown = x[el.dataset.input];
+      root.querySelector('[data-shown="' + el.dataset.input + '"]').textContent =
+        (shown >= 0 ? "+" : "") + shown.toFixed(1);
     }});
     const v = lstmEduGateValues(x.i, x.f, x.g, x.o, x.c_prev);
     for (const key in scale) {{
@@ -160,7 +171,8 @@ def gate_explorer_html() -> str:
       bar.style.left = (frac >= 0 ? 50 : 50 + 50 * frac) + "%";
       bar.style.width = (50 * Math.abs(frac)) + "%";
       bar.style.background = frac >= 0 ? "#1f77b4" : "#d62728";
-      root.querySelector('[data-value="' + key + '"]').textContent = (v[key] >= 0 ? "+" : "") + v[key].toFixed(3);
+      root.querySelector('[data-value="' + key + '"]').textContent =
+        (v[key] >= 0 ? "+" : "") + v[key].toFixed(3);
     }}
   }}
   root.querySelectorAll("input[data-input]").forEach(el => el.addEventListener("input", update));
@@ -168,7 +180,8 @@ def gate_explorer_html() -> str:
 }})();
 """
     return (
-        f'<div id="{uid}" class="lstm-edu-gate-explorer" style="border:1px solid #ccc;padding:8px;max-width:34em">'
+        f'<div id="{uid}" class="lstm-edu-gate-explorer" '
+        'style="border:1px solid #ccc;padding:8px;max-width:34em">'
         f"<b>LSTM gate explorer (runs in your browser)</b>"
         + "".join(rows)
         + '<hr style="margin:6px 0">'

@@ -13,7 +13,7 @@ from . import Hint, attempt, compare, readable, run_checker
 def check_rnn_step_jacobian(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> bool:
     r"""Check ``fn(h_t, w_hh) -> J`` where ``J = ∂h_t/∂h_{t-1} = diag(1 - h_t²) W_hh``.
 
-    ``h_t`` is one step's output ``[H]`` and ``w_hh`` is ``W_hh`` ``[H, H]``; ``J`` is ``[H, H]``
+    ``h_t`` is one step's output ``[N_h]`` and ``w_hh`` is ``W_hh`` ``[N_h, N_h]``; ``J`` is ``[N_h, N_h]``
     with ``J[j, k] = ∂h_{t,j} / ∂h_{t-1,k}``. The reference is autograd's Jacobian of a real step.
     """
 
@@ -35,12 +35,13 @@ def check_rnn_step_jacobian(fn: Callable[[torch.Tensor, torch.Tensor], torch.Ten
             if torch.allclose(got, w_hh):
                 raise Hint("you returned W_hh itself: the tanh also has a derivative, 1 - tanh(z)² = 1 - h_t²")
             if torch.allclose(got, w_hh * d.unsqueeze(0)):
-                raise Hint("you scaled the columns of W_hh; diag(1 - h_t²) multiplies from the left, "
-                           "so it scales row j by 1 - h_{t,j}² (use (1 - h_t**2).unsqueeze(1) * w_hh)")
+                raise Hint("you scaled the columns of W_hh; the factor of entry [j, k] depends on j, "
+                           "the unit of h_t, so each row of W_hh gets its own factor")
             if torch.allclose(got, (w_hh * d.unsqueeze(1)).T):
                 raise Hint("you returned the transpose: entry [j, k] is ∂h_{t,j}/∂h_{t-1,k}")
         compare("J", got, want, atol=1e-8, rtol=1e-6,
-                hint="tanh'(z) = 1 - tanh(z)² and the chain rule give diag(1 - h_t²) @ W_hh")
+                hint="differentiate h_t,j = tanh(a_t,j) by h_t-1,k with the chain rule; "
+                     "tanh' can be written with tanh's own output, h_t")
 
     return run_checker("rnn_step_jacobian", body)
 

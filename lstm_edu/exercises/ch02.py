@@ -21,9 +21,10 @@ def _step(x, h, c, W, b, first="h", order="ifgo"):
 def check_lstm_step_concat(fn: Callable[..., object]) -> bool:
     r"""Check ``fn(x, h, c, W, b) -> (h_t, c_t)``: one LSTM step written with the concatenated weight.
 
-    ``x`` ``[B, I]``, ``h`` and ``c`` ``[B, H]`` (that is, :math:`h_{t-1}` and :math:`c_{t-1}`),
-    ``W`` ``[4H, H + I]`` acting on :math:`[h_{t-1}, x_t]` (``h`` first, as in the third seed),
-    ``b`` ``[4H]``; rows of ``W`` in gate order i, f, g, o. The reference is ``LSTMCell``.
+    ``x`` ``[B, N_x]``, ``h`` and ``c`` ``[B, N_h]`` (that is, :math:`h_{t-1}` and :math:`c_{t-1}`),
+    ``W`` ``[4 N_h, N_h + N_x]`` acting on :math:`[h_{t-1}, x_t]` (``h`` first, as in labml.ai's
+    annotated LSTM and Colah's post), ``b`` ``[4 N_h]``; rows of ``W`` in gate order i, f, g, o.
+    The reference is ``LSTMCell``.
     """
 
     def body() -> None:
@@ -53,8 +54,9 @@ def check_lstm_step_concat(fn: Callable[..., object]) -> bool:
                     raise Hint(f"you split the gates in the order {', '.join(order)}; W's rows are "
                                "in the order i, f, g, o (torch.nn.LSTM's order)")
         compare("c_t", c_got, c_want,
-                hint="z = torch.cat([h, x], dim=1) @ W.T + b, then z.chunk(4, dim=1) gives i, f, g, o in that "
-                     "order; c_t = σ(f) ⊙ c + σ(i) ⊙ tanh(g)")
+                hint="check three choices: what comes first in the concatenation W acts on, "
+                     "the order of W's four blocks of rows, and each block's squashing "
+                     "(σ for the gates, tanh(g) for the candidate)")
         compare("h_t", h_got, h_want, hint="h_t = σ(o_t) ⊙ tanh(c_t)")
 
     return run_checker("lstm_step_concat", body)

@@ -13,8 +13,8 @@ from . import Hint, attempt, compare, readable, run_checker
 def check_lstm_layer_loop(fn: Callable[..., object]) -> bool:
     r"""Check ``fn(cell, x, h, c) -> (out, (h_T, c_T))``: one LSTM layer run over a sequence.
 
-    ``cell`` is an ``LSTMCell``, ``x`` ``[n_steps, B, I]``, ``h`` and ``c`` ``[B, H]``;
-    ``out`` ``[n_steps, B, H]`` holds :math:`h_t` for every step and ``(h_T, c_T)`` is the state
+    ``cell`` is an ``LSTMCell``, ``x`` ``[T, B, N_x]``, ``h`` and ``c`` ``[B, N_h]``;
+    ``out`` ``[T, B, N_h]`` holds :math:`h_t` for every step and ``(h_T, c_T)`` is the state
     after the last step. The reference is ``lstm_edu.LSTM`` with one layer.
     """
 
@@ -42,7 +42,8 @@ def check_lstm_layer_loop(fn: Callable[..., object]) -> bool:
         if isinstance(out, torch.Tensor) and out.shape == out_want.shape:
             if torch.allclose(out[0].to(h.dtype), h, atol=1e-6):
                 raise Hint("out[0] is the initial h; out[t] should be the h after step t (append after calling the cell)")
-        compare("out", out, out_want, hint="call h, c = cell(x[t], h, c) for t in order and collect each new h")
+        compare("out", out, out_want, hint="one cell call per step, in order, each fed the state the "
+                                            "previous call returned; out holds every step's new h")
         compare("h_T", h_got, h_want, hint="return the h after the last step")
         compare("c_T", c_got, c_want, hint="return the c after the last step")
 

@@ -1,6 +1,6 @@
 r"""Checkers for chapter 6 (hypernetworks).
 
-``check_row_scaling(fn)``: the reader writes :math:`W_h(z) h` the cheap way,
+``check_row_scaling(fn)``: the reader writes :math:`W_h(z)\, h` the cheap way,
 :math:`d \odot (W_h h)` with :math:`d = W_{hz} z`, without building :math:`W_h(z)`.
 """
 
@@ -10,8 +10,8 @@ from typing import Callable
 
 import torch
 
-from ..models.hypernet import (explicit_matvec, row_scaling_matvec, saved_bytes,
-                               weight_tensor_from_row_scaling)
+from ..measure import saved_bytes
+from ..models.hypernet import explicit_matvec, row_scaling_matvec, weight_tensor_from_row_scaling
 from . import Hint, attempt, compare, run_checker
 
 
@@ -41,18 +41,19 @@ def check_row_scaling(fn: Callable[..., torch.Tensor]) -> bool:
         got = attempt(fn, w_h.clone(), w_hz.clone(), z.clone(), h.clone(), what="your function")
         d = z @ w_hz.T  # [B, N_h]
         if _close(got, h @ w_h.T):
-            raise Hint("you returned W_h h unscaled: multiply it element by element by "
-                       "d = W_hz z")
+            raise Hint("you returned W_h h unscaled: each entry i still needs its own factor "
+                       "d_i, with d = W_hz z")
         if _close(got, (d * h) @ w_h.T):
-            raise Hint("you scaled the columns of W_h (W_h (d ⊙ h)); row scaling multiplies the "
-                       "result: d ⊙ (W_h h)")
+            raise Hint("you scaled the columns of W_h (W_h (d ⊙ h)); row scaling scales the rows, "
+                       "that is, the entries of the product W_h h")
         if _close(got, d * (h @ w_h)):
             raise Hint("W_h is used transposed: for a batch of rows h [B, N_h], W_h h is "
                        "h @ w_h.T")
         if _close(got, z @ w_hz.T):
-            raise Hint("you returned d itself; W_h(z) h is d ⊙ (W_h h)")
+            raise Hint("you returned d itself; it scales something: the rows of W_h")
         compare("your result", got, want,
-                hint="W_h(z) h = d ⊙ (W_h h) with d = W_hz z, i.e. (z @ w_hz.T) * (h @ w_h.T)")
+                hint="two matrix products (one gives d, one gives W_h h) and one element-wise "
+                     "product")
         # Right numbers: now make sure W_h(z) was never built (the whole point of the trick). This
         # runs at a larger N_h, where a [B, N_h, N_h] weight dwarfs everything a correct answer
         # keeps (even one that works in float64), with the inputs requiring gradients as in

@@ -32,6 +32,9 @@ class PackedHyperCell:
       four gates, each family as one batched matmul (``torch.bmm``); only ``d_b`` has a bias.
     - ``ln_w, ln_b [4, 1, N_h]``, ``ln_c_w, ln_c_b [N_h]``: the main cell's layer norms (or
       ``None``).
+    - The cell's ``forget_bias`` is added to the f row of ``ln_b`` (of ``b_db`` without layer
+      norm) and the hyper cell's to the f row of ``hyper_ln_b``: the loops add no constant of
+      their own.
     - ``hyper_ln_w, hyper_ln_b [4, N_ĥ]``, ``hyper_ln_c_w, hyper_ln_c_b [N_ĥ]``: the hyper cell's.
     """
 
@@ -48,28 +51,33 @@ class PackedHyperCell:
         self.b_z = torch.cat([cell.z_h.bias, cell.z_x.bias, ref.new_zeros(4 * cell.n_z)])
         self.w_dh, self.w_dx, self.w_db = (torch.stack([lin.weight.t() for lin in lins])
                                            for lins in (cell.d_h, cell.d_x, cell.d_b))
+        # The forget bias (a constant added to f after its layer norm) is packed into the bias
+        # that comes last before σ(f): the f gate's layer-norm bias, or b_0^f without layer norm.
+        f_row = ref.new_tensor([0.0, 1.0, 0.0, 0.0]).unsqueeze(1)  # [4, 1]: gate f only
         self.b_db = torch.stack([lin.bias for lin in cell.d_b]).unsqueeze(1)
         self.hyper_ln_w = torch.stack([ln.weight for ln in hyper.layer_norm])
         self.hyper_ln_b = torch.stack([ln.bias for ln in hyper.layer_norm])
+        if hyper.forget_bias:
+            self.hyper_ln_b = self.hyper_ln_b + hyper.forget_bias * f_row
         self.hyper_ln_c = hyper.layer_norm_c
         self.hyper_eps = hyper.layer_norm[0].eps
         self.layer_norm = isinstance(cell.layer_norm_c, torch.nn.LayerNorm)
         if self.layer_norm:
             self.ln_w = torch.stack([ln.weight for ln in cell.layer_norm]).unsqueeze(1)
             self.ln_b = torch.stack([ln.bias for ln in cell.layer_norm]).unsqueeze(1)
+            if cell.forget_bias:
+                self.ln_b = self.ln_b + cell.forget_bias * f_row.unsqueeze(1)  # [4, 1, H]
             self.ln_c = cell.layer_norm_c
             self.eps = cell.layer_norm[0].eps
+        elif cell.forget_bias:
+            self.b_db = self.b_db + cell.forget_bias * f_row.unsqueeze(1)  # [4, 1, H]
 
     def weights(self) -> Tuple:
         r"""The arguments of :class:`HyperLayerFunction` after the states (layer-normalised
         cells only): ``w_x_all, b_x_all, w_h_all, w_hh, w_z, b_z``; ``w_d [12, N_z, N_h]``
         (``w_dh, w_dx, w_db`` stacked), ``b_d [4, 1, N_h]``; ``ln_w, ln_b [4, 1, N_h]``,
         ``ln_c_w, ln_c_b [N_h]``; ``hyper_ln_w, hyper_ln_b [4, N_ĥ]``,
-        ``hyper_ln_c_w, hyper_ln_c_b [N_ĥ]``; ``eps, hyper_eps``.
-
-        A constant forget bias added to ``f`` after the layer norm is a constant added to the
-        ``f`` row of ``ln_b`` (and of ``hyper_ln_b`` for the hyper cell): the loops need no
-        change."""
+        ``hyper_ln_c_w, hyper_ln_c_b [N_ĥ]``; ``eps, hyper_eps``."""
         return (self.w_x_all, self.b_x_all, self.w_h_all, self.w_hh, self.w_z, self.b_z,
                 torch.cat([self.w_dh, self.w_dx, self.w_db]), self.b_db, self.ln_w, self.ln_b,
                 self.ln_c.weight, self.ln_c.bias, self.hyper_ln_w, self.hyper_ln_b,

@@ -1,7 +1,7 @@
 r"""Hypernetworks: a small network that generates the weights of a larger one (Ha, Dai & Le,
 2016).
 
-Three things live here, all used by the book's chapter 6:
+Two things live here, both used by the book's chapter 6:
 
 - A **static** hypernetwork (the paper's hypernetwork for convolutional networks):
   :class:`KernelHyperNetwork` generates every convolution kernel of :class:`HyperCNN` from a
@@ -14,8 +14,9 @@ Three things live here, all used by the book's chapter 6:
   :func:`explicit_matvec`), against the row scaling :math:`W_h(z) = \mathrm{diag}(W_{hz} z)\, W_h`
   that the HyperLSTM uses (:func:`row_scaling_matvec`, which never builds :math:`W_h(z)`), and the
   tensor that row scaling stands for (:func:`weight_tensor_from_row_scaling`).
-- **Cost measurements** of the two ways to compute :math:`W_h(z) h`:
-  :func:`matvec_param_counts`, :func:`time_call`, :func:`saved_bytes` and :func:`matvec_costs`.
+
+What the two ways to compute :math:`W_h(z) h` cost (parameters, memory, time) is measured in
+:mod:`lstm_edu.analysis.matvec_costs`: the models hold no timing code.
 
 Notation: :math:`N_h` (``n_h``) the size of :math:`h`, :math:`N_z` (``n_z``) the size of the
 embedding :math:`z`, :math:`B` the batch size; in code ``w_tensor`` is :math:`\mathcal{W}_h`,
@@ -26,8 +27,7 @@ scaling vector :math:`d = W_{hz} z`.
 from __future__ import annotations
 
 import math
-import time
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 from torch import nn
@@ -179,11 +179,6 @@ def bars(n: int, size: int = 12, length: int = 5, noise: float = 0.3,
     return images, labels
 
 
-def count_parameters(module: nn.Module) -> int:
-    """The number of trainable numbers in ``module``."""
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
 # ---------------------------------------------------------------------------------------------
 # The dynamic weight W_h(z): built from the 3-d tensor, or applied by row scaling.
 # ---------------------------------------------------------------------------------------------
@@ -241,121 +236,14 @@ def weight_tensor_from_row_scaling(w_h: torch.Tensor, w_hz: torch.Tensor) -> tor
     return w_hz[:, None, :] * w_h[:, :, None]
 
 
-# ---------------------------------------------------------------------------------------------
-# The explicit dynamic weight against row scaling: what each costs.
-# ---------------------------------------------------------------------------------------------
-
-def matvec_param_counts(n_h: int, n_z: int) -> Dict[str, int]:
-    r"""Parameters needed to generate one :math:`N_h \times N_h` dynamic weight from :math:`z`.
-
-    - explicit: :math:`\mathcal{W}_h`, :math:`N_h \cdot N_h \cdot N_z`;
-    - row scaling: :math:`W_h` (:math:`N_h \cdot N_h`) and :math:`W_{hz}` (:math:`N_h \cdot N_z`).
-    """
-    check_size("n_h", n_h)
-    check_size("n_z", n_z)
-    return {"explicit": n_h * n_h * n_z, "row_scaling": n_h * n_h + n_h * n_z}
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def time_call(fn: Callable[[], object], repeats: int = 5, warmup: int = 1,
-              device: Optional[torch.device] = None) -> float:
-    """Seconds one call of ``fn()`` takes: the fastest of ``repeats`` timed calls after ``warmup``.
-
-    The minimum is the least noisy estimate on a shared machine (other work only ever adds time).
-    On CUDA the device is synchronised around each call.
-    """
-    device = torch.device("cpu") if device is None else torch.device(device)
-    for _ in range(warmup):
-        fn()
-    best = math.inf
-    for _ in range(check_size("repeats", repeats)):
-        _sync(device)
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
-def saved_bytes(fn: Callable[[], torch.Tensor], exclude: Iterable[torch.Tensor] = ()) -> int:
-    """Bytes of the tensors autograd keeps for the backward pass while ``fn()`` runs forward.
-
-    This is the activation memory a training step holds between forward and backward; it is
-    measured by recording every tensor autograd saves
-    (``torch.autograd.graph.saved_tensors_hooks``), each storage counted once. Storages of the
-    tensors in ``exclude`` (the parameters, which exist anyway) are not counted.
-    """
-    skip = {t.untyped_storage().data_ptr() for t in exclude}
-    seen: Dict[int, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        storage = t.untyped_storage()
-        if storage.data_ptr() not in skip:
-            seen[storage.data_ptr()] = storage.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        fn()
-    return sum(seen.values())
-
-
-def matvec_costs(n_h: int, n_z: int, batch_size: int, repeats: int = 3,
-                 device: Optional[torch.device] = None, seed: int = 0) -> Dict[str, float]:
-    r"""Measure :math:`W_h(z) h` computed both ways for one size: parameters, memory and time.
-
-    Builds random :math:`W_h` ``[N_h, N_h]``, :math:`W_{hz}` ``[N_h, N_z]`` and the equivalent
-    :math:`\mathcal{W}_h` ``[N_h, N_h, N_z]`` (so both forms compute the same numbers), a batch of
-    ``z [B, N_z]`` and ``h [B, N_h]``, and times forward + backward of each form.
-
-    Returns a dict with, for ``form`` in ``explicit`` and ``row_scaling``: ``{form}_params``
-    (count), ``{form}_param_bytes``, ``{form}_saved_bytes`` (activation memory held for backward,
-    see :func:`saved_bytes`), ``{form}_seconds`` (one forward + backward), and ``max_abs_diff``
-    between the two results.
-    """
-    device = torch.device("cpu") if device is None else torch.device(device)
-    g = torch.Generator().manual_seed(seed)
-    w_h = (torch.randn(n_h, n_h, generator=g) / math.sqrt(n_h)).to(device).requires_grad_()
-    w_hz = (torch.randn(n_h, n_z, generator=g) / math.sqrt(n_z)).to(device).requires_grad_()
-    w_tensor = weight_tensor_from_row_scaling(w_h.detach(), w_hz.detach()).requires_grad_()
-    z = torch.randn(batch_size, n_z, generator=g).to(device)
-    h = torch.randn(batch_size, n_h, generator=g).to(device).requires_grad_()
-
-    def explicit() -> torch.Tensor:
-        return explicit_matvec(w_tensor, z, h)
-
-    def row_scaling() -> torch.Tensor:
-        return row_scaling_matvec(w_h, w_hz, z, h)
-
-    out: Dict[str, float] = {}
-    with torch.no_grad():
-        out["max_abs_diff"] = (explicit() - row_scaling()).abs().max().item()
-    forms = (("explicit", explicit, [w_tensor]), ("row_scaling", row_scaling, [w_h, w_hz]))
-    for name, fn, params in forms:
-        out[f"{name}_params"] = sum(p.numel() for p in params)
-        out[f"{name}_param_bytes"] = sum(p.numel() * p.element_size() for p in params)
-        out[f"{name}_saved_bytes"] = saved_bytes(fn, exclude=params + [h, z])
-        out[f"{name}_seconds"] = time_call(lambda: fn().sum().backward(), repeats=repeats,
-                                           device=device)
-    return out
-
-
 __all__ = [
     "BAR_CLASSES",
     "HyperCNN",
     "KernelHyperNetwork",
     "PlainCNN",
     "bars",
-    "count_parameters",
     "explicit_matvec",
     "explicit_weight",
-    "matvec_costs",
-    "matvec_param_counts",
     "row_scaling_matvec",
-    "saved_bytes",
-    "time_call",
     "weight_tensor_from_row_scaling",
 ]

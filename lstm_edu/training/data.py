@@ -1,5 +1,4 @@
-"""Data for the book's experiments: real corpora and time series that need no download, toy tasks,
-and a checked, cached downloader for anything else.
+"""Data for the book's experiments: real corpora and time series that need no download, and toy tasks.
 
 Everything here returns plain tensors in the book's time-major convention (``[n_steps, batch, ...]``,
 like :class:`lstm_edu.LSTM`), so any recurrent network with the ``rnn(x, state) -> (out, state)``
@@ -12,16 +11,13 @@ interface can consume it.
 - :func:`membrane_potential`, :func:`stock_prices`: real time series from matplotlib's sample data.
 - :func:`sequence_windows`: a series cut into (window, value ``horizon`` steps later) pairs.
 - :func:`adding_problem`: the long-range toy task of Hochreiter & Schmidhuber (1997).
-- :func:`download`: fetch a file once, check its SHA-256, keep it in a cache.
+- :func:`sha256_of`: a file's checksum. Larger corpora (Python's standard library, Tiny
+  Shakespeare, downloads checked and cached) are in :mod:`lstm_edu.training.corpora`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
-import tempfile
-import urllib.request
 from pathlib import Path
 from typing import Iterator, Optional, Sequence, Tuple, Union
 
@@ -77,11 +73,14 @@ class CharVocab:
 
     def encode(self, text: str) -> torch.Tensor:
         """``text`` (length ``N``) -> ``LongTensor [N]``. Unknown characters raise a ``ValueError``."""
-        try:
-            return torch.tensor([self.stoi[ch] for ch in text], dtype=torch.long)
-        except KeyError:
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)  # one code point each
+        table = np.full(max(max(map(ord, self.chars)), int(codes.max(initial=0))) + 1, -1, dtype=np.int64)
+        table[[ord(ch) for ch in self.chars]] = np.arange(len(self.chars))
+        ids = table[codes]
+        if not (ids >= 0).all():
             unknown = sorted({ch for ch in text if ch not in self.stoi})
-            raise ValueError(f"characters not in the vocabulary: {unknown!r}") from None
+            raise ValueError(f"characters not in the vocabulary: {unknown!r}")
+        return torch.from_numpy(ids)
 
     def decode(self, ids: Union[torch.Tensor, Sequence[int]]) -> str:
         """Integer ids (any 1-d sequence or tensor) -> string."""
@@ -225,14 +224,8 @@ def adding_problem(n_steps: int, batch_size: int,
 
 
 # ---------------------------------------------------------------------------------------------
-# Downloading other corpora: once, checked, cached
+# Checksums
 # ---------------------------------------------------------------------------------------------
-
-
-def default_cache_dir() -> Path:
-    """``$LSTM_EDU_CACHE`` if set, else ``~/.cache/lstm_edu``."""
-    env = os.environ.get("LSTM_EDU_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "lstm_edu"
 
 
 def sha256_of(path: Union[str, Path]) -> str:
@@ -244,42 +237,8 @@ def sha256_of(path: Union[str, Path]) -> str:
     return h.hexdigest()
 
 
-def download(url: str, sha256: str, cache_dir: Union[str, Path, None] = None,
-             filename: Optional[str] = None, timeout: float = 60.0) -> Path:
-    """Download ``url`` into ``cache_dir`` unless a file with the right SHA-256 is already there.
-
-    Returns the path of the checked file. The download goes to a temporary file in the cache
-    folder and is renamed into place only after its checksum matches, so an interrupted or
-    corrupted download never leaves a file that looks valid. A cached file whose checksum does not
-    match is downloaded again. A downloaded file whose checksum does not match raises ``ValueError``
-    (and is deleted). ``filename`` defaults to the last part of the URL.
-    """
-    sha256 = sha256.lower()
-    if len(sha256) != 64 or any(ch not in "0123456789abcdef" for ch in sha256):
-        raise ValueError("sha256 must be 64 hexadecimal digits")
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
-    name = filename or url.rstrip("/").rsplit("/", 1)[-1] or "download"
-    target = cache / name
-    if target.exists() and sha256_of(target) == sha256:
-        return target
-    fd, tmp_name = tempfile.mkstemp(dir=cache, prefix=f".{name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
-            shutil.copyfileobj(resp, out)
-        got = sha256_of(tmp)
-        if got != sha256:
-            raise ValueError(f"checksum mismatch for {url}: expected sha256 {sha256}, got {got}")
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return target
-
-
 __all__ = [
     "python_docs_text", "CharVocab", "train_val_split", "char_streams", "char_batches",
     "membrane_potential", "stock_prices", "sequence_windows", "adding_problem",
-    "default_cache_dir", "sha256_of", "download",
+    "sha256_of",
 ]

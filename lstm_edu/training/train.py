@@ -14,16 +14,18 @@ where ``state`` is a tuple of tensors (``lstm_edu.LSTM``, ``lstm_edu.HyperLSTM``
 - :class:`CharLM`: embedding → RNN → linear head over the vocabulary, a character language model.
 - :func:`train_char_lm`: truncated backpropagation through time with the state carried (detached)
   from one batch to the next, validation in bits per character, samples as training goes.
-- :func:`bits_per_char`, :func:`sample`, :func:`top_next_chars`.
+- :func:`bits_per_char`, :func:`sample`, :func:`top_next_chars`: each runs the model in eval mode
+  (:func:`evaluating`) and leaves it in the mode it found.
 - :func:`save_checkpoint` / :func:`load_checkpoint`: ``torch.load(..., weights_only=True)``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -50,11 +52,75 @@ def _device(device: Union[str, torch.device, None]) -> torch.device:
     return torch.device(device) if device is not None else settings.DEVICE
 
 
+@contextlib.contextmanager
+def evaluating(model: nn.Module) -> Iterator[nn.Module]:
+    """``with evaluating(model):`` runs the block in eval mode, then puts back the mode it found."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
 def detach_state(state: Optional[Sequence[torch.Tensor]]) -> Optional[State]:
     """The same state cut from the graph that computed it (truncated backpropagation through time)."""
     if state is None:
         return None
     return tuple(s.detach() for s in state)
+
+
+class NonFiniteLoss(RuntimeError):
+    """The loss became NaN or infinite: training stopped. ``history`` holds the run up to the
+    last good step, ``step`` the step whose loss was not finite."""
+
+    def __init__(self, step: int, last_good: Optional[float], history: Dict[str, Any]):
+        good = f"the last finite loss was {last_good:.4g} at step {step - 1}" if last_good is not None \
+            else "no step had a finite loss"
+        super().__init__(f"the loss is not finite (NaN or infinite) at step {step}; training stopped ({good}). "
+                         "Try a lower learning rate or gradient clipping; the history so far is in "
+                         "this exception's .history")
+        self.step, self.last_good, self.history = step, last_good, history
+
+
+def _check_finite(loss: torch.Tensor, step: int, last_good: Optional[float], hist: Dict[str, Any]) -> float:
+    value = loss.item()
+    if not math.isfinite(value):
+        raise NonFiniteLoss(step, last_good, hist)
+    return value
+
+
+def _interrupted(hist: Dict[str, Any], step: int, bar: Any) -> None:
+    hist["stopped_early"] = f"interrupted at step {step}"
+    bar.write(f"interrupted at step {step}: returning the history so far")
+
+
+def last_fifth_improvement(steps: Sequence[float], values: Sequence[float]) -> float:
+    """How much a learning curve still improved over the last fifth of training, as a fraction.
+
+    ``(v(0.8 S) - v(S)) / v(0.8 S)`` where ``S`` is the last step and ``v(0.8 S)`` is read off the
+    curve by linear interpolation between the evaluations around it. A curve that has reached a
+    plateau gives a value near 0 (the book aims for under 0.02); one that is still falling steeply
+    gives a large one; a curve that went up gives a negative one.
+    """
+    if len(steps) != len(values) or len(steps) < 2:
+        raise ValueError(f"need at least two (step, value) pairs of equal length, got {len(steps)} and {len(values)}")
+    s = torch.tensor([float(x) for x in steps], dtype=torch.float64)
+    v = torch.tensor([float(x) for x in values], dtype=torch.float64)
+    at = float(s[0] + 0.8 * (s[-1] - s[0]))
+    j = int(torch.searchsorted(s, torch.tensor(at, dtype=torch.float64)).clamp(1, len(s) - 1))
+    w = (at - s[j - 1]) / (s[j] - s[j - 1])
+    v_at = float(v[j - 1] + w * (v[j] - v[j - 1]))
+    return (v_at - float(v[-1])) / v_at
+
+
+def _lr_factor(schedule: str, step: int, steps: int) -> float:
+    """Learning-rate multiplier at ``step`` (1-based) of ``steps``: constant, or a cosine from 1 to 0.1."""
+    if schedule == "constant":
+        return 1.0
+    if schedule == "cosine":
+        return 0.1 + 0.45 * (1 + math.cos(math.pi * (step - 1) / max(steps - 1, 1)))
+    raise ValueError(f"schedule must be 'constant' or 'cosine', got {schedule!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -89,14 +155,18 @@ def fit(model: nn.Module, make_batch: Callable[[int], Tuple[torch.Tensor, torch.
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.mse_loss,
         eval_batch: Optional[Tuple[torch.Tensor, torch.Tensor]] = None, eval_every: int = 50,
         device: Union[str, torch.device, None] = None, optimizer: Optional[torch.optim.Optimizer] = None,
-        progress: bool = True, desc: str = "training") -> Dict[str, List[float]]:
+        schedule: str = "constant", progress: bool = True, desc: str = "training") -> Dict[str, List[float]]:
     """Train ``model`` with Adam on batches ``make_batch(step) -> (x, y)`` for ``steps`` steps.
 
     ``model(x)`` must return a tensor shaped like ``y``; the loss is ``loss_fn(model(x), y)``.
-    Gradients are clipped to norm ``clip`` (``None``: no clipping). Every ``eval_every`` steps (and
+    Gradients are clipped to norm ``clip`` (``None``: no clipping); ``schedule="cosine"`` decays the
+    learning rate along a cosine to a tenth of its start value over the ``steps``. Every ``eval_every`` steps (and
     at the first and last) the loss on the fixed ``eval_batch`` is measured without gradients.
 
-    Returns a history ``{"step", "loss", "eval_step", "eval_loss"}`` of plain lists.
+    Returns a history ``{"step", "loss", "eval_step", "eval_loss"}`` of plain lists. A NaN or
+    infinite loss stops training with :class:`NonFiniteLoss` (which names the step and the last
+    good loss, and holds the history so far); an interrupt (Ctrl-C, the notebook's stop button)
+    returns the history so far, marked ``stopped_early``.
     """
     device = _device(device)
     model.to(device)
@@ -106,32 +176,39 @@ def fit(model: nn.Module, make_batch: Callable[[int], Tuple[torch.Tensor, torch.
     def evaluate(step: int) -> None:
         if eval_batch is None:
             return
-        model.eval()
-        with torch.no_grad():
+        with evaluating(model), torch.no_grad():
             x, y = (t.to(device) for t in eval_batch)
             hist["eval_step"].append(step)
             hist["eval_loss"].append(loss_fn(model(x), y).item())
-        model.train()
 
     model.train()
     evaluate(0)
-    bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress)
-    for step in bar:
-        x, y = (t.to(device) for t in make_batch(step))
-        loss = loss_fn(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
-        hist["step"].append(step)
-        hist["loss"].append(loss.item())
-        if step % eval_every == 0 or step == steps:
-            if not hist["eval_step"] or hist["eval_step"][-1] != step:
+    base_lrs = [group["lr"] for group in opt.param_groups]
+    _lr_factor(schedule, 1, steps)  # a wrong schedule name fails here, before any work
+    bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress, mininterval=1.0)
+    step = 0
+    try:
+        for step in bar:
+            for group, base_lr in zip(opt.param_groups, base_lrs):
+                group["lr"] = base_lr * _lr_factor(schedule, step, steps)
+            x, y = (t.to(device) for t in make_batch(step))
+            loss = loss_fn(model(x), y)
+            value = _check_finite(loss, step, hist["loss"][-1] if hist["loss"] else None, hist)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if clip is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), clip)
+            opt.step()
+            hist["step"].append(step)
+            hist["loss"].append(value)
+            if step % eval_every == 0 or step == steps:
                 evaluate(step)
-            if hist["eval_loss"]:
-                bar.set_postfix(loss=f"{hist['loss'][-1]:.4f}", eval=f"{hist['eval_loss'][-1]:.4f}")
-    bar.close()
+                if hist["eval_loss"]:
+                    bar.set_postfix(loss=f"{hist['loss'][-1]:.4f}", eval=f"{hist['eval_loss'][-1]:.4f}")
+    except KeyboardInterrupt:
+        _interrupted(hist, step, bar)
+    finally:
+        bar.close()
     model.eval()
     return hist
 
@@ -187,17 +264,16 @@ def bits_per_char(model: CharLM, ids: torch.Tensor, batch_size: int = 16, n_step
     stream's preceding context. ``max_chars`` evaluates only the first ``max_chars`` characters
     (quicker). Uniform guessing over ``V`` characters scores ``log2(V)``.
     """
-    was_training = model.training
-    model.eval()
     device = _model_device(model)
     if max_chars is not None:
         ids = ids[:max_chars]
     total, count, state = 0.0, 0, None
-    for x, y in char_batches(ids, batch_size, n_steps):
-        logits, state = model(x.to(device), state)
-        total += F.cross_entropy(logits.flatten(0, 1), y.to(device).flatten(), reduction="sum").item()
-        count += y.numel()
-    model.train(was_training)
+    with evaluating(model):
+        for x, y in char_batches(ids, batch_size, n_steps):
+            logits, state = model(x.to(device), state)
+            total += F.cross_entropy(logits.flatten(0, 1), y.to(device).flatten(),
+                                     reduction="sum").item()
+            count += y.numel()
     return total / count / LN2
 
 
@@ -215,22 +291,20 @@ def sample(model: CharLM, vocab: CharVocab, prompt: str = "\n", length: int = 20
         raise ValueError("sample needs a non-empty prompt (e.g. '\\n') to start from")
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
-    was_training = model.training
-    model.eval()
     device = _model_device(model)
-    logits, state = model(vocab.encode(prompt).to(device).unsqueeze(1))  # [T, 1, V]
-    last = logits[-1, 0]
     out = []
-    for _ in range(length):
-        if temperature == 0:
-            nxt = int(last.argmax())
-        else:
-            probs = torch.softmax(last.float().cpu() / temperature, dim=-1)
-            nxt = int(torch.multinomial(probs, 1, generator=generator))
-        out.append(nxt)
-        logits, state = model(torch.tensor([[nxt]], device=device), state)
+    with evaluating(model):
+        logits, state = model(vocab.encode(prompt).to(device).unsqueeze(1))  # [T, 1, V]
         last = logits[-1, 0]
-    model.train(was_training)
+        for _ in range(length):
+            if temperature == 0:
+                nxt = int(last.argmax())
+            else:
+                probs = torch.softmax(last.float().cpu() / temperature, dim=-1)
+                nxt = int(torch.multinomial(probs, 1, generator=generator))
+            out.append(nxt)
+            logits, state = model(torch.tensor([[nxt]], device=device), state)
+            last = logits[-1, 0]
     return vocab.decode(out)
 
 
@@ -240,8 +314,8 @@ def top_next_chars(model: CharLM, vocab: CharVocab, text: str, k: int = 5) -> Tu
 
     Returns ``(ids [len(text), k], probs [len(text), k])`` on the CPU.
     """
-    model.eval()
-    logits, _ = model(vocab.encode(text).to(_model_device(model)).unsqueeze(1))
+    with evaluating(model):
+        logits, _ = model(vocab.encode(text).to(_model_device(model)).unsqueeze(1))  # [T, 1, V]
     probs = torch.softmax(logits[:, 0].float(), dim=-1).cpu()  # [T, V]
     p, i = probs.topk(k, dim=-1)
     return i, p
@@ -254,7 +328,7 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
                   sample_every: Optional[int] = None, vocab: Optional[CharVocab] = None,
                   sample_prompt: Optional[str] = None, sample_length: int = 200, sample_temperature: float = 0.8,
                   print_samples: bool = True, seed: int = 0,
-                  optimizer: Optional[torch.optim.Optimizer] = None,
+                  optimizer: Optional[torch.optim.Optimizer] = None, schedule: str = "constant",
                   progress: bool = True, desc: str = "char LM") -> Dict[str, Any]:
     """Train a :class:`CharLM` with truncated backpropagation through time.
 
@@ -264,7 +338,8 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
     batches, but gradients flow back at most ``n_steps`` steps. At the end of each pass over the
     text the state is reset and the window boundaries move by a random offset.
 
-    Adam with learning rate ``lr``; gradients clipped to norm ``clip``. Every ``eval_every`` steps
+    Adam with learning rate ``lr`` (``schedule="cosine"``: decayed along a cosine from ``lr`` to
+    ``lr / 10`` over the ``steps``); gradients clipped to norm ``clip``. Every ``eval_every`` steps
     (and at step 0 and the last step) the validation text is scored with :func:`bits_per_char`
     (its first ``val_max_chars`` characters). Every ``sample_every`` steps (needs ``vocab``) a
     sample of ``sample_length`` characters at ``sample_temperature`` is taken after
@@ -274,7 +349,9 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
     Returns a history dict of plain Python values (it can go into a checkpoint):
     ``step``, ``train_bpc`` (per step), ``grad_norm`` (per step, before clipping), ``val_step``,
     ``val_bpc``, ``samples`` (list of ``[step, text]``), ``seconds`` (training time, evaluation
-    excluded) and ``chars_per_second``.
+    excluded) and ``chars_per_second``. A NaN or infinite loss stops training with
+    :class:`NonFiniteLoss` (naming the step and the last good loss; the history so far is its
+    ``.history``); an interrupt returns the history so far, marked ``stopped_early``.
     """
     device = _device(device)
     model.to(device)
@@ -303,36 +380,46 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
     model.train()
     evaluate(0)
     batches = char_batches(train_ids, batch_size, n_steps, gen)
-    state, chars = None, 0
-    bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress)
-    for step in bar:
-        t0 = time.perf_counter()
-        try:
-            x, y = next(batches)
-        except StopIteration:  # a new pass over the text: new offsets, fresh state
-            batches = char_batches(train_ids, batch_size, n_steps, gen)
-            x, y = next(batches)
-            state = None
-        x, y = x.to(device), y.to(device)
-        logits, state = model(x, state)
-        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        norm = nn.utils.clip_grad_norm_(model.parameters(), clip if clip is not None else float("inf"))
-        opt.step()
-        state = detach_state(state)
-        hist["step"].append(step)
-        hist["train_bpc"].append(loss.item() / LN2)
-        hist["grad_norm"].append(float(norm))
-        hist["seconds"] += time.perf_counter() - t0
-        chars += y.numel()
-        if step % eval_every == 0 or step == steps:
-            evaluate(step)
-            if hist["val_bpc"]:
-                bar.set_postfix(train_bpc=f"{hist['train_bpc'][-1]:.3f}", val_bpc=f"{hist['val_bpc'][-1]:.3f}")
-        if sample_every is not None and (step % sample_every == 0 or step == steps):
-            take_sample(step, bar)
-    bar.close()
+    state, chars, step = None, 0, 0
+    base_lrs = [group["lr"] for group in opt.param_groups]
+    _lr_factor(schedule, 1, steps)  # a wrong schedule name fails here, before any work
+    bar = tqdm(range(1, steps + 1), desc=desc, disable=not progress, mininterval=1.0)
+    try:
+        for step in bar:
+            t0 = time.perf_counter()
+            try:
+                x, y = next(batches)
+            except StopIteration:  # a new pass over the text: new offsets, fresh state
+                batches = char_batches(train_ids, batch_size, n_steps, gen)
+                x, y = next(batches)
+                state = None
+            x, y = x.to(device), y.to(device)
+            for group, base_lr in zip(opt.param_groups, base_lrs):
+                group["lr"] = base_lr * _lr_factor(schedule, step, steps)
+            logits, state = model(x, state)
+            loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+            last_good = hist["train_bpc"][-1] * LN2 if hist["train_bpc"] else None  # nats
+            value = _check_finite(loss, step, last_good, hist)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            norm = nn.utils.clip_grad_norm_(model.parameters(), clip if clip is not None else float("inf"))
+            opt.step()
+            state = detach_state(state)
+            hist["step"].append(step)
+            hist["train_bpc"].append(value / LN2)
+            hist["grad_norm"].append(float(norm))
+            hist["seconds"] += time.perf_counter() - t0
+            chars += y.numel()
+            if step % eval_every == 0 or step == steps:
+                evaluate(step)
+                if hist["val_bpc"]:
+                    bar.set_postfix(train_bpc=f"{hist['train_bpc'][-1]:.3f}", val_bpc=f"{hist['val_bpc'][-1]:.3f}")
+            if sample_every is not None and (step % sample_every == 0 or step == steps):
+                take_sample(step, bar)
+    except KeyboardInterrupt:
+        _interrupted(hist, step, bar)
+    finally:
+        bar.close()
     hist["chars_per_second"] = chars / max(hist["seconds"], 1e-9)
     model.eval()
     return hist
@@ -379,6 +466,7 @@ def load_checkpoint(path: Union[str, Path], model: nn.Module, optimizer: Optiona
 
 
 __all__ = [
-    "SequenceRegressor", "fit", "CharLM", "detach_state", "bits_per_char", "sample", "top_next_chars",
-    "train_char_lm", "save_checkpoint", "load_checkpoint",
+    "SequenceRegressor", "fit", "NonFiniteLoss", "last_fifth_improvement", "CharLM", "detach_state",
+    "evaluating", "bits_per_char", "sample", "top_next_chars", "train_char_lm", "save_checkpoint",
+    "load_checkpoint",
 ]

@@ -1,8 +1,10 @@
 """Every page of the built book, opened over file:// in Chromium with the network cut off.
 
 For each page in the table of contents: its math is rendered by the vendored MathJax (no raw TeX
-left, no MathJax error), every image has loaded, every widget the notebook displays is rendered
-from the saved widget state, the "next" link leads to the next page, and no request left file://.
+left, no MathJax error), every image has loaded and has an alt text, every widget the notebook
+displays is rendered from the saved widget state, nothing scrolls sideways in a 1280 px wide
+window (no code block, output, equation or table wider than its column, also with every fold
+opened), the "next" link leads to the next page, and no request left file://.
 Run after `make book` (`make test-browser`); the pages come from `_build/html`.
 """
 
@@ -26,6 +28,7 @@ REMOVED = {"remove-cell", "remove-output", "remove_cell", "remove_output"}
 RAW_TEX = re.compile(r"\$\$|\\\(|\\\)|\\\[|\\\]|\\begin\{|\$\\[A-Za-z]")
 OFFLINE_SCHEMES = ("file:", "data:", "blob:", "about:")
 TIMEOUT_MS = 60_000  # generous: CI shares 2 cores
+VIEWPORT = {"width": 1280, "height": 900}
 
 
 def html_of(entry: str) -> Path:
@@ -56,7 +59,7 @@ def offline_context(browser):
     """A browser context in which every http(s)/ws request is aborted (and still recorded)."""
     if not (HTML / "index.html").is_file():
         pytest.fail("no _build/html/index.html: run `make book` first")
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport=VIEWPORT)
     context.route(re.compile(r"^(https?|wss?)://"), lambda route: route.abort())
     yield context
     context.close()
@@ -112,6 +115,63 @@ def check_images(page, expected: int) -> None:
     assert not broken, f"images did not load: {broken}"
 
 
+def check_alt_text(page) -> None:
+    """Every image in the article has an alt text of its own (not its file name, which is what
+    Sphinx writes when a notebook figure has none: see CONTRIBUTING.md, "Figures")."""
+    images = page.evaluate("""() => Array.from(document.querySelectorAll('article img'))
+      .map(img => {
+        const cell = img.closest('.cell');
+        const code = cell ? (cell.querySelector('.cell_input pre') || {}).textContent || '' : '';
+        return {alt: (img.getAttribute('alt') || '').trim(), src: img.getAttribute('src') || '',
+                code: code.trim().split('\\n').slice(-3).join(' / ').slice(0, 120)};
+    })""")
+    bad = []
+    for img in images:
+        alt, src = img["alt"], img["src"]
+        name = src.rsplit("/", 1)[-1]
+        file_like = re.fullmatch(r"\S+\.(png|jpe?g|gif|svg|webp)", alt, re.I)
+        if not alt or alt in (src, name) or file_like:
+            bad.append(f"{name} (alt {alt!r}; cell ending: {img['code']!r})")
+    assert not bad, (f"{len(bad)} figure(s) without alt text (set the cell's metadata "
+                     f'"mystnb": {{"image": {{"alt": "..."}}}}, CONTRIBUTING.md): {bad}')
+
+
+#: What may not be wider than its column: code blocks (cells, outputs, package source), display
+#: math, tables. Each is measured after every fold of the page is opened.
+WIDE = ("pre", 'mjx-container[display="true"]', "div.math", "div.pst-scrollable-table-container",
+        "table", ".widget-subarea", "div.output")
+
+
+def check_no_sideways_scroll(page) -> None:
+    """Nothing scrolls sideways at the viewport's width: no element of ``WIDE`` is wider than the
+    room it has (scrollWidth > clientWidth), and neither is the page itself. Folded content
+    (hidden code cells, solutions) is opened first: a reader who unfolds it must not scroll."""
+    result = page.evaluate("""async ([selectors]) => {
+        if (window.MathJax && MathJax.startup) await MathJax.startup.promise;
+        document.querySelectorAll('details').forEach(d => { d.open = true; });
+        document.querySelectorAll('.toggle-hidden')
+            .forEach(e => e.classList.remove('toggle-hidden'));
+        await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+        const art = document.querySelector('article') || document.body;
+        const over = Array.from(art.querySelectorAll(selectors.join(',')))
+            .filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1);
+        // report the innermost: a wide <pre> also widens the output around it
+        const wide = over.filter(e => !over.some(o => o !== e && e.contains(o))).map(e => {
+            const text = e.textContent.replace(/\\s+/g, ' ').trim().slice(0, 70);
+            return `${e.tagName.toLowerCase()} ${e.scrollWidth} px in ${e.clientWidth} px: ${text}`;
+        });
+        const doc = document.documentElement;
+        return {wide, doc: [doc.scrollWidth, doc.clientWidth]};
+    }""", [list(WIDE)])
+    width = VIEWPORT["width"]
+    assert not result["wide"], (
+        f"{len(result['wide'])} element(s) scroll sideways at {width} px (code lines at most 88 "
+        f"characters, package lines 100, long equations broken): {result['wide'][:8]}")
+    doc_scroll, doc_client = result["doc"]
+    assert doc_scroll <= doc_client + 1, (
+        f"the page scrolls sideways at {width} px: {doc_scroll} > {doc_client}")
+
+
 def check_widgets(page, expected: int) -> None:
     views = page.locator(f'script[type="{WIDGET_VIEW}"]')
     assert views.count() == expected, (
@@ -140,6 +200,7 @@ def test_page_renders_offline(offline_context, index):
         images, widgets = expected_outputs(entry)
         check_math(page)
         check_images(page, images)
+        check_alt_text(page)
         check_widgets(page, widgets)
         page.wait_for_timeout(500)  # let late requests (fonts, lazy assets) show up before checking
         assert_offline(log)
@@ -154,6 +215,19 @@ def test_page_renders_offline(offline_context, index):
         else:
             assert nxt.count() == 0, "the last page links to a next page"
         assert_offline(log)
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("index", range(len(ENTRIES)), ids=ENTRIES)
+def test_page_fits_its_width(offline_context, index):
+    """A separate test from the one above, so a page that is too wide still has its other checks
+    reported, and vice versa."""
+    path = html_of(ENTRIES[index])
+    assert path.is_file(), f"{path.relative_to(booktoc.ROOT)} was not built"
+    page, _ = open_page(offline_context, path.as_uri())
+    try:
+        check_no_sideways_scroll(page)
     finally:
         page.close()
 

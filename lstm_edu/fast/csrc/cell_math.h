@@ -16,6 +16,7 @@
 #include <ATen/native/cpu/moments_utils.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <cmath>
 #include <cstdint>
 
@@ -56,23 +57,62 @@ inline T sum_lanes(const Vec<T>& v) {
   return at::vec::vec_reduce_all<T>([](Vec<T>& a, Vec<T>& b) { return a + b; }, v);
 }
 
-// sigma(x) = 1 / (1 + exp(-x)) and tanh(x) of the first n lanes of x
+// sigma(x) = 1 / (1 + exp(-x)) of the first n lanes of x, the first `vector_lanes` of them with
+// the vectorised exp, the others with the C library's (which rounds differently).
 template <typename T>
-inline Vec<T> sigmoid(const Vec<T>& x, int64_t n) {
-  if (n == Vec<T>::size()) return Vec<T>(T(1)) / ((Vec<T>(T(0)) - x).exp() + Vec<T>(T(1)));
+inline Vec<T> sigmoid(const Vec<T>& x, int64_t n, int64_t vector_lanes) {
+  const Vec<T> s = Vec<T>(T(1)) / ((Vec<T>(T(0)) - x).exp() + Vec<T>(T(1)));
+  if (vector_lanes == Vec<T>::size()) return s;
   T v[Vec<T>::size()];
   x.store(v);
-  for (int64_t l = 0; l < n; ++l) v[l] = T(1) / (T(1) + std::exp(-v[l]));
-  return Vec<T>::loadu(v);
+  for (int64_t l = vector_lanes; l < n; ++l) v[l] = T(1) / (T(1) + std::exp(-v[l]));
+  return Vec<T>::set(Vec<T>::loadu(v), s, vector_lanes);  // lanes < vector_lanes from s
 }
 
+// Which numbers PyTorch's sigmoid computes with the vectorised exp: it goes through a contiguous
+// run of numbers two vectors at a time and does the rest, fewer than two vectors, one by one.
+// Here gate k's numbers of one example start at position base[k] of their run, and positions
+// below limit[k] are the vectorised ones. The layouts are those of hyper_steps.py.
+struct SigmoidRuns {
+  int64_t base[4], limit[4];
+
+  template <typename T>
+  static int64_t vectorised(int64_t run) {
+    return run / (2 * Vec<T>::size()) * (2 * Vec<T>::size());
+  }
+  // [4, B, N]: the gates i and f of all B examples are one run, o another
+  template <typename T>
+  static SigmoidRuns gate_major(int64_t b, int64_t B, int64_t N) {
+    const int64_t l2 = vectorised<T>(2 * B * N), l1 = vectorised<T>(B * N);
+    return {{b * N, B * N + b * N, 0, b * N}, {l2, l2, 0, l1}};
+  }
+  // [B, 4, N]: gates i and f of one example are one run, o another
+  template <typename T>
+  static SigmoidRuns example_major(int64_t N) {
+    const int64_t l2 = vectorised<T>(2 * N), l1 = vectorised<T>(N);
+    return {{0, N, 0, 0}, {l2, l2, 0, l1}};
+  }
+  int64_t vector_lanes(int k, int64_t j, int64_t n) const {
+    return std::min(n, std::max<int64_t>(0, limit[k] - base[k] - j));
+  }
+};
+
+// tanh rounded once to T: for float, computed in double (PyTorch's tanh of a float tensor is the
+// correctly rounded one, as far as we measured, not the float Sleef function's).
 template <typename T>
 inline Vec<T> tanh(const Vec<T>& x, int64_t n) {
-  if (n == Vec<T>::size()) return x.tanh();
-  T v[Vec<T>::size()];
-  x.store(v);
-  for (int64_t l = 0; l < n; ++l) v[l] = std::tanh(v[l]);
-  return Vec<T>::loadu(v);
+  if constexpr (std::is_same_v<T, float>) {
+    constexpr int64_t V = Vec<float>::size(), W = Vec<double>::size();
+    float v[V];
+    double d[V];
+    x.store(v);
+    for (int64_t l = 0; l < V; ++l) d[l] = v[l];
+    for (int64_t l = 0; l < V; l += W) Vec<double>::loadu(d + l).tanh().store(d + l);
+    for (int64_t l = 0; l < V; ++l) v[l] = float(d[l]);
+    return Vec<float>::loadu(v);
+  } else {
+    return x.tanh();
+  }
 }
 
 // sigma'(a) = s (1 - s) from s = sigma(a); tanh'(a) = 1 - t^2 from t = tanh(a)
@@ -81,19 +121,19 @@ inline Vec<T> sigmoid_grad(const Vec<T>& s) { return s - s * s; }
 template <typename T>
 inline Vec<T> tanh_grad(const Vec<T>& t) { return Vec<T>(T(1)) - t * t; }
 
-// A layer norm's statistics of x[0..N): its output is x_hat * w + b with
-// x_hat = x * rstd + shift, rstd = 1 / sqrt(variance + eps), shift = -rstd * mean.
+// A layer norm's statistics of x[0..N), computed as PyTorch's layer norm computes them:
+// x_hat = (x - mean) * rstd with rstd = 1 / sqrt(variance + eps).
 template <typename T>
 struct Norm {
-  T rstd, shift;
+  T mean, rstd;
   Norm() = default;
   Norm(const T* x, int64_t N, T eps) {
     const auto mean_var = at::native::RowwiseMoments(x, N);
+    mean = T(mean_var.first);
     rstd = T(1) / std::sqrt(T(mean_var.second) + eps);
-    shift = -rstd * T(mean_var.first);
   }
   Vec<T> x_hat(const T* x, int64_t j, int64_t n) const {
-    return load(x + j, n) * Vec<T>(rstd) + Vec<T>(shift);
+    return (load(x + j, n) - Vec<T>(mean)) * Vec<T>(rstd);
   }
 };
 
@@ -112,12 +152,12 @@ struct LNCell {
 // The gate values sigma(i), sigma(f), tanh(g), sigma(o) of the lanes at j of a row, from the
 // pre-activations y_k (gate k at y + k * stride) and their layer norms' statistics.
 template <typename T>
-inline void gate_values(const LNCell<T>& p, const T* y, int64_t stride, const Norm<T>* norm,
-                        int64_t j, int64_t n, Vec<T> a[4], Vec<T> y_hat[4]) {
+inline void gate_values(const LNCell<T>& p, const SigmoidRuns& runs, const T* y, int64_t stride,
+                        const Norm<T>* norm, int64_t j, int64_t n, Vec<T> a[4], Vec<T> y_hat[4]) {
   for (int k = 0; k < 4; ++k) {
     y_hat[k] = norm[k].x_hat(y + k * stride, j, n);
-    Vec<T> pre = y_hat[k] * load(p.ln_w + k * p.N + j, n) + load(p.ln_b + k * p.N + j, n);
-    a[k] = k == 2 ? tanh(pre, n) : sigmoid(pre, n);
+    Vec<T> pre = at::vec::fmadd(y_hat[k], load(p.ln_w + k * p.N + j, n), load(p.ln_b + k * p.N + j, n));
+    a[k] = k == 2 ? tanh(pre, n) : sigmoid(pre, n, runs.vector_lanes(k, j, n));
   }
 }
 
@@ -125,20 +165,20 @@ inline void gate_values(const LNCell<T>& p, const T* y, int64_t stride, const No
 //   i, f, g, o = LN_k(y_k);  c = sigma(f) c_prev + sigma(i) tanh(g);  h = sigma(o) tanh(LN_c(c))
 // y: the four gates' pre-activations (gate k at y + k * stride); scratch: N numbers.
 template <typename T>
-inline void ln_cell_forward(const LNCell<T>& p, const T* y, int64_t stride, const T* c_prev,
-                            T* c, T* h, T* scratch) {
+inline void ln_cell_forward(const LNCell<T>& p, const SigmoidRuns& runs, const T* y,
+                            int64_t stride, const T* c_prev, T* c, T* h, T* scratch) {
   const int64_t N = p.N;
   Norm<T> norm[4];
   for (int k = 0; k < 4; ++k) norm[k] = Norm<T>(y + k * stride, N, p.eps);
   for_each_vec<T>(N, [&](int64_t j, int64_t n) {
     Vec<T> a[4], y_hat[4];
-    gate_values(p, y, stride, norm, j, n, a, y_hat);
-    (a[1] * load(c_prev + j, n) + a[0] * a[2]).store(c + j, n);
+    gate_values(p, runs, y, stride, norm, j, n, a, y_hat);
+    at::vec::fmadd(a[0], a[2], a[1] * load(c_prev + j, n)).store(c + j, n);
     a[3].store(scratch + j, n);  // sigma(o), until LN_c(c) is known
   });
   const Norm<T> norm_c(c, N, p.eps);
   for_each_vec<T>(N, [&](int64_t j, int64_t n) {
-    Vec<T> pre = norm_c.x_hat(c, j, n) * load(p.ln_c_w + j, n) + load(p.ln_c_b + j, n);
+    Vec<T> pre = at::vec::fmadd(norm_c.x_hat(c, j, n), load(p.ln_c_w + j, n), load(p.ln_c_b + j, n));
     (load(scratch + j, n) * tanh(pre, n)).store(h + j, n);
   });
 }
@@ -167,7 +207,8 @@ inline Vec<T> ln_input_grad(const Vec<T>& g, const Vec<T>& x_hat, T sum_g, T sum
 // dL/dy (the pre-activations, written at dy + k * dy_stride) and dc = dL/dc_{t-1} (in place);
 // adds the layer norms' weight gradients to `grads`. scratch: 5 N numbers.
 template <typename T>
-inline void ln_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, const T* y,
+inline void ln_cell_backward(const LNCell<T>& p, const SigmoidRuns& runs,
+                             const LNCellGrads<T>& grads, const T* y,
                              int64_t stride, const T* c_prev, const T* c, const T* dh, T* dc,
                              T* dy, int64_t dy_stride, T* scratch) {
   const int64_t N = p.N;
@@ -182,10 +223,10 @@ inline void ln_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, co
   Vec<T> sum_gc(T(0)), sum_gcx(T(0)), sum_go(T(0)), sum_gox(T(0));
   for_each_vec<T>(N, [&](int64_t j, int64_t n) {
     Vec<T> a[4], y_hat[4];
-    gate_values(p, y, stride, norm, j, n, a, y_hat);
+    gate_values(p, runs, y, stride, norm, j, n, a, y_hat);
     for (int k = 0; k < 3; ++k) a[k].store(a_ifg + k * N + j, n);
     Vec<T> x = norm_c.x_hat(c, j, n);
-    Vec<T> t = tanh(x * load(p.ln_c_w + j, n) + load(p.ln_c_b + j, n), n);
+    Vec<T> t = tanh(at::vec::fmadd(x, load(p.ln_c_w + j, n), load(p.ln_c_b + j, n)), n);
     Vec<T> d_h = load(dh + j, n);
     Vec<T> dn_c = d_h * a[3] * tanh_grad(t);  // dL/d LN_c(c)
     Vec<T> dy_o = d_h * t * sigmoid_grad(a[3]);  // dL/d LN_o(y_o)

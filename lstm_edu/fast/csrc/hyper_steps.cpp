@@ -29,47 +29,8 @@ LNCell<T> ln_cell(const std::vector<Tensor>& w, int first, int64_t N, double eps
           w[first + 3].data_ptr<T>(), T(eps)};
 }
 
-// The twelve scaling vectors of R rows: d^m = z^m W_d^m (+ b_d for the four d_b maps, m >= 8),
-// z [R, 12 N_z] (z^m: columns m N_z ...), w_d [12, N_z, N_h], b_d [4, N_h] -> d [12, R, N_h].
-// Four rows at a time, so that each vector of W_d^m is loaded once for four rows; the bias is
-// added last, as a matrix multiply with a bias does.
-template <typename T>
-void d_maps(const T* z, const T* w_d, const T* b_d, T* d, int64_t R, int64_t N_z, int64_t N_h) {
-  at::parallel_for(0, 12, R * N_h * N_z >= 65536 ? 1 : 12, [&](int64_t m0, int64_t m1) {
-    for (int64_t m = m0; m < m1; ++m) {
-      const T* w = w_d + m * N_z * N_h;
-      const T* zm = z + m * N_z;
-      T* dm = d + m * R * N_h;
-      for_each_vec<T>(N_h, [&](int64_t j, int64_t n) {
-        const Vec<T> zero(T(0));
-        auto finish = [&](const Vec<T>& a) {  // + b_d, for the d_b maps
-          return m >= 8 ? a + load(b_d + (m - 8) * N_h + j, n) : a;
-        };
-        int64_t r = 0;
-        for (; r + 4 <= R; r += 4) {
-          Vec<T> a[4] = {zero, zero, zero, zero};
-          for (int64_t k = 0; k < N_z; ++k) {
-            const Vec<T> wk = load(w + k * N_h + j, n);
-            for (int q = 0; q < 4; ++q) {
-              a[q] = at::vec::fmadd(Vec<T>(zm[(r + q) * 12 * N_z + k]), wk, a[q]);
-            }
-          }
-          for (int q = 0; q < 4; ++q) finish(a[q]).store(dm + (r + q) * N_h + j, n);
-        }
-        for (; r < R; ++r) {
-          Vec<T> a = zero;
-          for (int64_t k = 0; k < N_z; ++k) {
-            a = at::vec::fmadd(Vec<T>(zm[r * 12 * N_z + k]), load(w + k * N_h + j, n), a);
-          }
-          finish(a).store(dm + r * N_h + j, n);
-        }
-      });
-    }
-  });
-}
-
 // The main cell's pre-activations of one example:
-//   y_k = d_h^k (W_h^k h_{t-1}) + d_x^k (W_x^k x_t) + d_b^k
+//   y_k = d_b^k + d_h^k (W_h^k h_{t-1}) + d_x^k (W_x^k x_t)   (two fused multiply-adds)
 // d: the twelve maps d_h (4 gates), d_x (4), d_b (4) of this example, map m's row at
 // d + m * d_stride; wh, wx: this example's W_h h_{t-1} and W_x x_t, [4, N_h] each.
 template <typename T>
@@ -80,8 +41,8 @@ void main_preactivations(const T* d, int64_t d_stride, const T* wh, const T* wx,
     const T* d_x = d + (4 + k) * d_stride;
     const T* d_b = d + (8 + k) * d_stride;
     for_each_vec<T>(N_h, [&](int64_t j, int64_t n) {
-      (load(d_h + j, n) * load(wh + k * N_h + j, n) + load(d_x + j, n) * load(wx + k * N_h + j, n) +
-       load(d_b + j, n)).store(y + k * N_h + j, n);
+      Vec<T> v = at::vec::fmadd(load(d_h + j, n), load(wh + k * N_h + j, n), load(d_b + j, n));
+      at::vec::fmadd(load(d_x + j, n), load(wx + k * N_h + j, n), v).store(y + k * N_h + j, n);
     });
   }
 }
@@ -93,6 +54,14 @@ struct StepRows {
   const T* x;
   int64_t ld;
 };
+
+// The twelve scaling vectors of R rows: d^m = z^m W_d^m, plus b_d for the four d_b maps;
+// z [R, 12 N_z], w_d [12, N_z, N_h], b_d [4, 1, N_h] -> d [12, R, N_h] (as hyper_steps.py).
+void hyper_d(const Tensor& z, const Tensor& w_d, const Tensor& b_d, Tensor d) {
+  const int64_t R = z.size(0), N_z = w_d.size(1);
+  at::bmm_out(d, z.view({R, 12, N_z}).transpose(0, 1), w_d);
+  d.narrow(0, 8, 4).add_(b_d);
+}
 
 void hyper_forward(const Tensor& gx, Tensor g_buf, Tensor h_all, Tensor c_all, Tensor h_hat_all,
                    Tensor c_hat_all, Tensor z_all, Tensor d, const std::vector<Tensor>& w,
@@ -120,17 +89,17 @@ void hyper_forward(const Tensor& gx, Tensor g_buf, Tensor h_all, Tensor c_all, T
           T_* a = rows.g + b * ld + 4 * N_h;  // a_t, completed with W x_t + b: kept for backward
           const T_* x = rows.x + b * ld + 4 * N_h;
           for_each_vec<T_>(4 * N_hat, [&](int64_t j, int64_t n) {
-            (load(a + j, n) + load(x + j, n) + load(b_hyper + j, n)).store(a + j, n);
+            (load(a + j, n) + (load(x + j, n) + load(b_hyper + j, n))).store(a + j, n);
           });
-          ln_cell_forward(hyper, a, N_hat, c_hat_prev + b * N_hat, c_hat + b * N_hat,
+          ln_cell_forward(hyper, SigmoidRuns::example_major<T_>(N_hat), a, N_hat,
+                          c_hat_prev + b * N_hat, c_hat + b * N_hat,
                           h_hat + b * N_hat, scratch.data());
         }
       });
-      // z (one matmul) and the twelve d's: d [12, B, N_h]
+      // z (one matmul) and the twelve d's (one batched matmul): d [12, B, N_h]
       Tensor z = z_all[t];
       at::addmm_out(z, w[B_Z], h_hat_all[t + 1], w_z_t);  // [B, 12 N_z]
-      d_maps(z.data_ptr<T_>(), w[W_D].data_ptr<T_>(), w[B_D].data_ptr<T_>(), d.data_ptr<T_>(),
-             B, N_z, N_h);
+      hyper_d(z, w[W_D], w[B_D], d);
       const T_* dp = d.data_ptr<T_>();
       T_* c_prev = c_all[t].data_ptr<T_>();
       T_* c = c_all[t + 1].data_ptr<T_>();
@@ -140,18 +109,11 @@ void hyper_forward(const Tensor& gx, Tensor g_buf, Tensor h_all, Tensor c_all, T
         T_* y = scratch.data();
         for (int64_t b = b0; b < b1; ++b) {
           main_preactivations(dp + b * N_h, B * N_h, rows.g + b * ld, rows.x + b * ld, N_h, y);
-          ln_cell_forward(main, y, N_h, c_prev + b * N_h, c + b * N_h, h + b * N_h, y + 4 * N_h);
+          ln_cell_forward(main, SigmoidRuns::gate_major<T_>(b, B, N_h), y, N_h, c_prev + b * N_h,
+                          c + b * N_h, h + b * N_h, y + 4 * N_h);
         }
       });
     }
-  });
-}
-
-void hyper_d(const Tensor& z, const Tensor& w_d, const Tensor& b_d, Tensor d) {
-  const int64_t R = z.size(0), N_z = w_d.size(1), N_h = w_d.size(2);
-  AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "hyper_d", [&] {
-    d_maps(z.data_ptr<scalar_t>(), w_d.data_ptr<scalar_t>(), b_d.data_ptr<scalar_t>(),
-           d.data_ptr<scalar_t>(), R, N_z, N_h);
   });
 }
 
@@ -162,7 +124,7 @@ template <typename T>
 void main_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, const T* d,
                         int64_t d_stride, StepRows<const T> rows, const T* c_prev, const T* c,
                         const T* dh, const T* d_out, T* dc, T* dd, T* dm, T* d_wx, int64_t b0,
-                        int64_t b1) {
+                        int64_t b1, int64_t B) {
   const int64_t N_h = p.N, ld = rows.ld;
   std::vector<T> scratch(10 * N_h);
   T* y = scratch.data();  // [4, N_h]: the pre-activations
@@ -175,7 +137,8 @@ void main_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, const T
       (load(dh + b * N_h + j, n) + load(d_out + b * N_h + j, n)).store(dh_t + j, n);
     });
     T* dy = dd + 8 * d_stride + b * N_h;  // dL/dy_k, which is dL/dd_b^k
-    ln_cell_backward(p, grads, y, N_h, c_prev + b * N_h, c + b * N_h, dh_t, dc + b * N_h, dy,
+    ln_cell_backward(p, SigmoidRuns::gate_major<T>(b, B, N_h), grads, y, N_h, c_prev + b * N_h,
+                     c + b * N_h, dh_t, dc + b * N_h, dy,
                      d_stride, y + 4 * N_h);
     for (int k = 0; k < 4; ++k) {  // y = d_h (W_h h) + d_x (W_x x) + d_b: the d's, W_h h, W_x x
       const T* dy_k = dy + k * d_stride;
@@ -227,7 +190,8 @@ void hyper_backward(int64_t start, int64_t end, const Tensor& d, const Tensor& g
         main_cell_backward(main, grads(N_h, 0), d.data_ptr<T_>() + s * B * N_h, d_stride, rows,
                            c_all[t].data_ptr<T_>(), c_all[t + 1].data_ptr<T_>(),
                            dh.data_ptr<T_>(), d_out[t].data_ptr<T_>(), dc.data_ptr<T_>(),
-                           dd.data_ptr<T_>() + s * B * N_h, dm, d_wx[s].data_ptr<T_>(), b0, b1);
+                           dd.data_ptr<T_>() + s * B * N_h, dm, d_wx[s].data_ptr<T_>(), b0, b1,
+                           B);
       });
       // d = z W_d + b_d and z = h_hat_t W_z^T + b_z, back to h_hat_t
       at::bmm_out(dz, dd.select(1, s), w_d_t);  // [12, B, N_z]
@@ -240,7 +204,8 @@ void hyper_backward(int64_t start, int64_t end, const Tensor& d, const Tensor& g
         const LNCellGrads<T_> hyper_grads = grads(N_hat, 10 * N_h);
         std::vector<T_> scratch(5 * N_hat);
         for (int64_t b = b0; b < b1; ++b) {
-          ln_cell_backward(hyper, hyper_grads, rows.g + b * ld + 4 * N_h, N_hat,
+          ln_cell_backward(hyper, SigmoidRuns::example_major<T_>(N_hat), hyper_grads,
+                           rows.g + b * ld + 4 * N_h, N_hat,
                            c_hat_prev + b * N_hat, c_hat + b * N_hat,
                            dh_hat.data_ptr<T_>() + b * N_hat, dc_hat.data_ptr<T_>() + b * N_hat,
                            dm + b * ld + 4 * N_h, N_hat, scratch.data());

@@ -20,10 +20,11 @@ void lstm_cell(T* act, const T* b_, const T* c_prev, T* c, T* h, int64_t B, int6
       T* a = act + b * 4 * N_h;
       const int64_t r = b * N_h;
       for_each_vec<T>(N_h, [&](int64_t j, int64_t n) {
-        Vec<T> i = sigmoid(load(a + j, n) + load(b_ + j, n), n);
-        Vec<T> f = sigmoid(load(a + N_h + j, n) + load(b_ + N_h + j, n), n);
+        const int64_t v = n == Vec<T>::size() ? n : 0;  // vectorised exp on whole vectors only
+        Vec<T> i = sigmoid(load(a + j, n) + load(b_ + j, n), n, v);
+        Vec<T> f = sigmoid(load(a + N_h + j, n) + load(b_ + N_h + j, n), n, v);
         Vec<T> g = tanh(load(a + 2 * N_h + j, n) + load(b_ + 2 * N_h + j, n), n);
-        Vec<T> o = sigmoid(load(a + 3 * N_h + j, n) + load(b_ + 3 * N_h + j, n), n);
+        Vec<T> o = sigmoid(load(a + 3 * N_h + j, n) + load(b_ + 3 * N_h + j, n), n, v);
         Vec<T> c_t = f * load(c_prev + r + j, n) + i * g;
         i.store(a + j, n), f.store(a + N_h + j, n), g.store(a + 2 * N_h + j, n);
         o.store(a + 3 * N_h + j, n);
