@@ -156,7 +156,8 @@ inline void gate_values(const LNCell<T>& p, const SigmoidRuns& runs, const T* y,
                         const Norm<T>* norm, int64_t j, int64_t n, Vec<T> a[4], Vec<T> y_hat[4]) {
   for (int k = 0; k < 4; ++k) {
     y_hat[k] = norm[k].x_hat(y + k * stride, j, n);
-    Vec<T> pre = at::vec::fmadd(y_hat[k], load(p.ln_w + k * p.N + j, n), load(p.ln_b + k * p.N + j, n));
+    Vec<T> pre = at::vec::fmadd(y_hat[k], load(p.ln_w + k * p.N + j, n),
+                                load(p.ln_b + k * p.N + j, n));
     a[k] = k == 2 ? tanh(pre, n) : sigmoid(pre, n, runs.vector_lanes(k, j, n));
   }
 }
@@ -178,7 +179,8 @@ inline void ln_cell_forward(const LNCell<T>& p, const SigmoidRuns& runs, const T
   });
   const Norm<T> norm_c(c, N, p.eps);
   for_each_vec<T>(N, [&](int64_t j, int64_t n) {
-    Vec<T> pre = at::vec::fmadd(norm_c.x_hat(c, j, n), load(p.ln_c_w + j, n), load(p.ln_c_b + j, n));
+    Vec<T> pre =
+        at::vec::fmadd(norm_c.x_hat(c, j, n), load(p.ln_c_w + j, n), load(p.ln_c_b + j, n));
     (load(scratch + j, n) * tanh(pre, n)).store(h + j, n);
   });
 }
