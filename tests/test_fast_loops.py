@@ -121,3 +121,18 @@ def test_compiled_forward_is_the_python_forward_bit_for_bit():
             compiled.use_compiled(True)
     assert torch.equal(got[0], want[0])
     assert all(torch.equal(a, b) for a, b in zip(got[1], want[1]))
+
+
+def test_a_wheel_carries_the_cpp_sources(tmp_path):
+    """Readers install the package from a wheel (Colab): the compiled loops' sources must be in
+    it, or every fast layer would fall back to the Python loops."""
+    res = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                          "-q", "-w", str(tmp_path), str(compiled.CSRC.parents[2])],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    import zipfile
+
+    (wheel,) = tmp_path.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for source in compiled.SOURCES + [compiled.CSRC / "cell_math.h"]:
+        assert f"lstm_edu/fast/csrc/{source.name}" in names

@@ -1,13 +1,20 @@
-r"""Checkers for chapter 9 (making it fast).
+r"""Checkers for chapters 9 and 9b (making it fast).
 
-``check_pointwise_backward(fn)``: the reader writes the backward pass of one LSTM step's elementwise
-part, the heart of :class:`lstm_edu.fast.LSTMLayerFunction`'s hand-written backward:
+``check_fused_step(fn)`` (chapter 9): the reader writes the elementwise part of one LSTM step as
+one function, the work a compiled loop fuses into one pass:
+``fn(gates, c_prev) -> (act, c, h)`` with ``gates [B, 4N_h]`` the pre-activations ``i, f, g, o``
+and ``c_prev`` :math:`c_{t-1}` ``[B, N_h]``; it returns the gate values
+``act`` :math:`= (\sigma(i), \sigma(f), \tanh(g), \sigma(o))` ``[B, 4N_h]``, :math:`c_t` and
+:math:`h_t` ``[B, N_h]``.
 
-``fn(act, c_prev, tanh_c, dh, dc) -> (d_gates, dc_prev)`` with ``act [B, 4H]`` holding
-:math:`\sigma(i), \sigma(f), \tanh(g), \sigma(o)`, ``c_prev``, ``tanh_c`` :math:`= \tanh(c_t)`,
-``dh`` :math:`= \partial L/\partial h_t` and ``dc`` :math:`= \partial L/\partial c_t` coming from
-step :math:`t+1` (all ``[B, H]``); it returns :math:`\partial L/\partial` (the pre-activations)
-``[B, 4H]`` and :math:`\partial L/\partial c_{t-1}` ``[B, H]``. The answer is checked against autograd.
+``check_pointwise_backward(fn)`` (chapter 9b): the backward pass of that step, the heart of
+:class:`lstm_edu.fast.LSTMLayerFunction`'s hand-written backward:
+``fn(act, c_prev, tanh_c, dh, dc) -> (d_gates, dc_prev)`` with ``act [B, 4N_h]`` as above,
+``c_prev``, ``tanh_c`` :math:`= \tanh(c_t)`, ``dh`` :math:`= \partial L/\partial h_t` and
+``dc`` :math:`= \partial L/\partial c_t` coming from step :math:`t+1` (all ``[B, N_h]``); it
+returns :math:`\partial L/\partial` (the pre-activations) ``[B, 4N_h]`` and
+:math:`\partial L/\partial c_{t-1}` ``[B, N_h]``. Both are checked against autograd's or the
+reference's numbers.
 """
 
 from __future__ import annotations
@@ -19,8 +26,49 @@ import torch
 from . import Hint, attempt, compare, run_checker
 
 
+def reference_fused_step(gates: torch.Tensor, c_prev: torch.Tensor
+                         ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The answer of :func:`check_fused_step`, written out."""
+    i, f, g, o = gates.chunk(4, dim=1)
+    act = torch.cat([torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)], dim=1)
+    i, f, g, o = act.chunk(4, dim=1)
+    c = f * c_prev + i * g
+    return act, c, o * torch.tanh(c)
+
+
+def check_fused_step(fn: Callable[..., Tuple[torch.Tensor, ...]]) -> bool:
+    """Check ``fn(gates, c_prev) -> (act, c, h)`` against :func:`reference_fused_step`."""
+
+    def body():
+        for seed, (batch, hidden) in enumerate(((3, 5), (2, 7))):
+            g = torch.Generator().manual_seed(seed)
+            gates = 2 * torch.randn(batch, 4 * hidden, generator=g, dtype=torch.float64)
+            c_prev = torch.randn(batch, hidden, generator=g, dtype=torch.float64)
+            want = reference_fused_step(gates, c_prev)
+            got = attempt(fn, gates.clone(), c_prev.clone(), what="your step")
+            if not isinstance(got, (tuple, list)) or len(got) != 3:
+                raise Hint("return a tuple (act, c, h)")
+            act, c, h = got
+            hints = {"i": "i goes through σ", "f": "f goes through σ",
+                     "g": "g goes through tanh, not σ: it is the candidate value, in (-1, 1)",
+                     "o": "o goes through σ"}
+            if isinstance(act, torch.Tensor) and act.shape == want[0].shape:
+                for k, name in enumerate("ifgo"):
+                    part = slice(k * hidden, (k + 1) * hidden)
+                    compare(f"the {name} quarter of act", act[:, part], want[0][:, part],
+                            atol=1e-10, rtol=1e-8, hint=hints[name])
+            compare("act", act, want[0], atol=1e-10, rtol=1e-8)
+            compare("c", c, want[1], atol=1e-10, rtol=1e-8,
+                    hint="c_t = σ(f) ⊙ c_{t-1} + σ(i) ⊙ tanh(g)")
+            compare("h", h, want[2], atol=1e-10, rtol=1e-8,
+                    hint="h_t = σ(o) ⊙ tanh(c_t): the new c, not c_{t-1}")
+
+    return run_checker("the fused step", body)
+
+
 def reference_pointwise_backward(act: torch.Tensor, c_prev: torch.Tensor, tanh_c: torch.Tensor,
-                                 dh: torch.Tensor, dc: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+                                 dh: torch.Tensor, dc: torch.Tensor
+                                 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """The answer, written out (the same equations as ``LSTMLayerFunction.backward``, one step)."""
     i, f, g, o = act.chunk(4, dim=1)
     dc = dc + dh * o * (1 - tanh_c * tanh_c)  # c_t reaches the loss through h_t too
@@ -62,16 +110,19 @@ def check_pointwise_backward(fn: Callable[..., Tuple[torch.Tensor, torch.Tensor]
         if isinstance(d_gates, torch.Tensor) and d_gates.shape == want_c.shape:
             raise Hint("return (d_gates [B, 4H], dc_prev [B, H]) in that order")
         compare("dc_prev", dc_prev, want_c, atol=1e-8, rtol=1e-6,
-                hint="dc_prev = dc_t ⊙ σ(f_t), where dc_t includes the path through h_t: dh ⊙ σ(o) ⊙ (1 - tanh²(c_t))")
+                hint="dc_prev = dc_t ⊙ σ(f_t), where dc_t includes the path through h_t: "
+                     "dh ⊙ σ(o) ⊙ (1 - tanh²(c_t))")
         H = want_c.shape[1]
         if isinstance(d_gates, torch.Tensor) and d_gates.shape == want_gates.shape:
             for k, name in enumerate("ifgo"):
                 part, want = d_gates[:, k * H:(k + 1) * H], want_gates[:, k * H:(k + 1) * H]
                 hint = {"i": "d pre_i = dc_t ⊙ tanh(g) ⊙ σ(i)(1 - σ(i))",
                         "f": "d pre_f = dc_t ⊙ c_{t-1} ⊙ σ(f)(1 - σ(f))",
-                        "g": "d pre_g = dc_t ⊙ σ(i) ⊙ (1 - tanh²(g)): g is a tanh, not a sigmoid",
+                        "g": "d pre_g = dc_t ⊙ σ(i) ⊙ (1 - tanh²(g)): g is a tanh, not a "
+                             "sigmoid",
                         "o": "d pre_o = dh ⊙ tanh(c_t) ⊙ σ(o)(1 - σ(o))"}[name]
-                compare(f"the {name} quarter of d_gates", part, want, atol=1e-8, rtol=1e-6, hint=hint)
+                compare(f"the {name} quarter of d_gates", part, want, atol=1e-8, rtol=1e-6,
+                        hint=hint)
         compare("d_gates", d_gates, want_gates, atol=1e-8, rtol=1e-6)
         inputs, want_gates, want_c = _case(seed=1, batch=2, hidden=3)  # another size
         got = attempt(fn, *inputs, what="your backward")
@@ -81,4 +132,5 @@ def check_pointwise_backward(fn: Callable[..., Tuple[torch.Tensor, torch.Tensor]
     return run_checker("the backward of one LSTM step", body)
 
 
-__all__ = ["check_pointwise_backward", "reference_pointwise_backward"]
+__all__ = ["check_fused_step", "reference_fused_step", "check_pointwise_backward",
+           "reference_pointwise_backward"]
