@@ -18,12 +18,14 @@ MATMULS = frozenset({"aten::mm", "aten::addmm", "aten::addmm_", "aten::bmm", "at
                      "aten::baddbmm_", "aten::mkldnn_rnn_layer", "aten::mkldnn_rnn_layer_backward",
                      "aten::_cudnn_rnn", "aten::_cudnn_rnn_backward"})
 
-# Operators that only make a view or allocate (no arithmetic, no copy): not counted as "calls".
+# Operators that only make a view or allocate, or do nothing for real numbers (no arithmetic, no
+# copy): not counted as "calls".
 VIEWS = frozenset("aten::" + name for name in (
     "select", "slice", "view", "t", "transpose", "as_strided", "chunk", "split",
     "split_with_sizes", "unbind", "narrow", "expand", "reshape", "_reshape_alias", "unsqueeze",
     "squeeze", "permute", "detach", "alias", "view_as", "_unsafe_view", "lift_fresh", "empty",
-    "empty_like", "empty_strided", "resize_", "numpy_T", "matrix_H", "adjoint"))
+    "empty_like", "empty_strided", "new_empty", "resize_", "numpy_T", "matrix_H", "adjoint",
+    "resolve_conj", "resolve_neg"))
 
 
 @contextlib.contextmanager

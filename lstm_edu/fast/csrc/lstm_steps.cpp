@@ -13,6 +13,8 @@ using at::Tensor;
 
 // act[t] holds i, f, g, o less the bias b on entry and sigma(i), sigma(f), tanh(g), sigma(o) on
 // return; c = sigma(f) c_prev + sigma(i) tanh(g), h = sigma(o) tanh(c). Rows [B, ...], contiguous.
+// (tanh is PyTorch's vectorised float tanh here: the LSTM's Python loop rounds differently anyway,
+// with its tanh(x) = 2 sigma(2x) - 1.)
 template <typename T>
 void lstm_cell(T* act, const T* b_, const T* c_prev, T* c, T* h, int64_t B, int64_t N_h) {
   for_examples(B, 4 * N_h, [&](int64_t b0, int64_t b1) {
@@ -23,13 +25,13 @@ void lstm_cell(T* act, const T* b_, const T* c_prev, T* c, T* h, int64_t B, int6
         const int64_t v = n == Vec<T>::size() ? n : 0;  // vectorised exp on whole vectors only
         Vec<T> i = sigmoid(load(a + j, n) + load(b_ + j, n), n, v);
         Vec<T> f = sigmoid(load(a + N_h + j, n) + load(b_ + N_h + j, n), n, v);
-        Vec<T> g = tanh(load(a + 2 * N_h + j, n) + load(b_ + 2 * N_h + j, n), n);
+        Vec<T> g = (load(a + 2 * N_h + j, n) + load(b_ + 2 * N_h + j, n)).tanh();
         Vec<T> o = sigmoid(load(a + 3 * N_h + j, n) + load(b_ + 3 * N_h + j, n), n, v);
         Vec<T> c_t = f * load(c_prev + r + j, n) + i * g;
         i.store(a + j, n), f.store(a + N_h + j, n), g.store(a + 2 * N_h + j, n);
         o.store(a + 3 * N_h + j, n);
         c_t.store(c + r + j, n);
-        (o * tanh(c_t, n)).store(h + r + j, n);
+        (o * c_t.tanh()).store(h + r + j, n);
       });
     }
   });
@@ -49,7 +51,7 @@ void lstm_cell_backward(const T* act, const T* c_prev, const T* c, const T* dh, 
       for_each_vec<T>(N_h, [&](int64_t j, int64_t n) {
         Vec<T> i = load(a + j, n), f = load(a + N_h + j, n);
         Vec<T> g = load(a + 2 * N_h + j, n), o = load(a + 3 * N_h + j, n);
-        Vec<T> tanh_c = tanh(load(c + r + j, n), n);
+        Vec<T> tanh_c = load(c + r + j, n).tanh();
         Vec<T> d_h = load(dh + r + j, n) + load(d_out + r + j, n);
         Vec<T> d_c = load(dc + r + j, n) + d_h * o * tanh_grad(tanh_c);  // dc_t
         (d_c * g * sigmoid_grad(i)).store(dg + j, n);
