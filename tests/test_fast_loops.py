@@ -126,12 +126,18 @@ def test_compiled_forward_is_the_python_forward_bit_for_bit():
 def test_a_wheel_carries_the_cpp_sources(tmp_path):
     """Readers install the package from a wheel (Colab): the compiled loops' sources must be in
     it, or every fast layer would fall back to the Python loops."""
-    res = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                          "-q", "-w", str(tmp_path), str(compiled.CSRC.parents[2])],
-                         capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
+    import shutil
     import zipfile
 
+    root, copy = compiled.CSRC.parents[2], tmp_path / "project"  # build outside the checkout
+    shutil.copytree(root / "lstm_edu", copy / "lstm_edu",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, copy / name)
+    res = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                          "-q", "-w", str(tmp_path), str(copy)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
     (wheel,) = tmp_path.glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     for source in compiled.SOURCES + [compiled.CSRC / "cell_math.h"]:

@@ -5,10 +5,10 @@ The loops over time of :class:`~lstm_edu.fast.LSTMLayerFunction` and
 in Python (``lstm_steps.py``, ``hyper_steps.py``: a few PyTorch calls per step, each costing
 microseconds of overhead) and in C++ (``csrc/``: the whole loop in one call, each step's
 elementwise work fused into one vectorised pass). The C++ version is compiled with
-``torch.utils.cpp_extension.load`` the first time a fast model runs on the CPU (about a minute,
-once; the result is cached in ``~/.cache/lstm_edu``, or ``$LSTM_EDU_CACHE``). Where no compiler
-is available the build fails, one line says so, and the Python loops run instead: same results,
-slower. ``LSTM_EDU_COMPILED=0`` (or :func:`use_compiled` ``(False)``) selects the Python loops.
+``torch.utils.cpp_extension.load`` the first time a fast model runs on the CPU (once: the build
+is kept in :func:`cache_dir`). Where no compiler is available the build fails, one line says so,
+and the Python loops run instead: the same results, more slowly. ``LSTM_EDU_COMPILED=0`` (or
+:func:`use_compiled` ``(False)``) selects the Python loops.
 """
 
 from __future__ import annotations
@@ -54,12 +54,19 @@ _loops = _Loops()
 
 
 def cache_dir() -> Path:
-    """Where the build goes: ``$LSTM_EDU_CACHE``, else ``~/.cache/lstm_edu`` (one folder per
-    vector width, torch version and Python version)."""
-    root = os.environ.get("LSTM_EDU_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lstm_edu")
+    """Where the build goes: ``compiled/`` in the package's cache folder (``$LSTM_EDU_CACHE``,
+    else the user's cache folder, e.g. ``~/.cache/lstm_edu``; the run cache's ``off`` does not
+    apply to it), one folder per vector width, torch version and Python version."""
+    root = os.environ.get("LSTM_EDU_CACHE", "").strip()
+    if not root or root.lower() == "off":
+        try:
+            import platformdirs
+
+            root = platformdirs.user_cache_dir("lstm_edu", appauthor=False)
+        except ImportError:  # a bare machine with torch only
+            root = os.path.join(os.path.expanduser("~"), ".cache", "lstm_edu")
     tag = f"{_isa().lower()}_torch{torch.__version__}_py{sys.version_info[0]}{sys.version_info[1]}"
-    return Path(root) / tag.replace("+", "_")
+    return Path(root).expanduser() / "compiled" / tag.replace("+", "_")
 
 
 def _isa() -> str:
@@ -91,8 +98,8 @@ def build() -> Optional[ModuleType]:
 
             folder.mkdir(parents=True, exist_ok=True)
             if not any(folder.glob("*.so")):
-                print(f"lstm_edu.fast: compiling the C++ time loops once (about a minute) into "
-                      f"{folder}", file=sys.stderr, flush=True)
+                print(f"lstm_edu.fast: compiling the C++ time loops once, into {folder}",
+                      file=sys.stderr, flush=True)
             _loops.module = load(name=f"lstm_edu_loops_{_isa().lower()}",
                                  sources=[str(s) for s in SOURCES], build_directory=str(folder),
                                  extra_cflags=_FLAGS + _ISA_FLAGS.get(_isa(), []) + _openmp(),
