@@ -6,7 +6,6 @@ import torch
 
 from lstm_edu.training import data
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

@@ -7,8 +7,19 @@ import torch
 from torch import nn
 
 from lstm_edu import LSTM
-from lstm_edu.analysis.gradients import factor_per_step, initial_state_gradient_norms, readout_vector, rnn_gradient_by_jacobians
-from lstm_edu.models.rnn import RNN, RNNCell, rnn_step_jacobian, set_spectral_radius, spectral_radius
+from lstm_edu.analysis.gradients import (
+    factor_per_step,
+    initial_state_gradient_norms,
+    readout_vector,
+    rnn_gradient_by_jacobians,
+)
+from lstm_edu.models.rnn import (
+    RNN,
+    RNNCell,
+    rnn_step_jacobian,
+    set_spectral_radius,
+    spectral_radius,
+)
 
 
 @pytest.mark.parametrize("n_layers", [1, 2])

@@ -84,8 +84,9 @@ def run_record(seconds: float, cell_seconds: dict | None = None) -> dict:
     the CPU cores, torch's version, the date, whether it was Colab, and the cells (by id) that
     took at least ``SLOW_CELL_S`` seconds."""
     try:
-        from lstm_edu import settings
         import torch
+
+        from lstm_edu import settings
 
         size, device = settings.SIZE, settings.DEVICE
         name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
