@@ -8,7 +8,7 @@ Everything here works with any recurrent network ``rnn`` that follows the packag
 where ``state`` is a tuple of tensors (``lstm_edu.LSTM``, ``lstm_edu.HyperLSTM``, the fast versions in
 ``lstm_edu.fast``, and ``torch.nn.LSTM`` itself), and that has a ``hidden_size`` attribute.
 
-- :class:`SequenceRegressor`: the third seed's model, an RNN whose last output goes through a
+- :class:`SequenceRegressor`: a PyTorch sequence model, an RNN whose last output goes through a
   linear head (sequence prediction, the adding problem).
 - :func:`fit`: a small generic loop for such models (mean squared error by default).
 - :class:`CharLM`: embedding → RNN → linear head over the vocabulary, a character language model.
@@ -129,7 +129,7 @@ def _lr_factor(schedule: str, step: int, steps: int) -> float:
 
 
 class SequenceRegressor(nn.Module):
-    """An RNN followed by a linear head on its last output (the third seed's ``LSTMModel``).
+    """An RNN followed by a linear head on its last output (the usual PyTorch ``LSTMModel``).
 
     Args:
         rnn: any recurrent network with the package interface (see the module docstring).
@@ -137,7 +137,7 @@ class SequenceRegressor(nn.Module):
         hidden_size: the RNN's output size; read from ``rnn.hidden_size`` when not given.
 
     Shapes: ``forward(x [n_steps, batch, input_size]) -> y [batch, O]``, ``y = head(out[-1])``.
-    Unlike the seed (``batch_first=True``), the input is time-major like every RNN in the book.
+    Unlike PyTorch's usual examples (``batch_first=True``), the input is time-major like every RNN in the book.
     """
 
     def __init__(self, rnn: nn.Module, output_size: int = 1, hidden_size: Optional[int] = None):
