@@ -66,7 +66,8 @@ def test_membrane_potential_and_stock_prices():
     t, v = data.membrane_potential()
     assert t.shape == v.shape == (12000,)
     assert t[1] - t[0] == pytest.approx(0.0005)
-    assert -70 < float(v.min()) < -60 and float(v.max()) < 10  # millivolts: resting potential, spikes
+    # millivolts: resting potential, spikes
+    assert -70 < float(v.min()) < -60 and float(v.max()) < 10
     dates, price = data.stock_prices()
     assert len(dates) == len(price) > 1000
     assert float(price.min()) > 0

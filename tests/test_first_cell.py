@@ -35,7 +35,8 @@ def _check_start(path):
         f"{path.relative_to(booktoc.ROOT)}`")
     assert "nbval-ignore-output" in setup.metadata.get("tags", [])
     assert "settings.seed_everything(" in settings_cell.source and "settings.describe()" in settings_cell.source, (
-        "the second code cell must be the settings cell (seed_everything, describe), see CONTRIBUTING.md")
+        "the second code cell must be the settings cell (seed_everything, describe), see "
+        "CONTRIBUTING.md")
     for cell in (setup, settings_cell):  # folded away on the page: run tools/first_cell.py
         assert "hide-input" in cell.metadata.get("tags", []), (
             f"{path.relative_to(booktoc.ROOT)}: run `python tools/first_cell.py` to fold the setup "

@@ -40,7 +40,8 @@ def test_recorded_d_reproduce_the_cell_state(hyper):
                 inp = x[t] if layer == 0 else tr.h[t, layer - 1]
                 pre = []
                 for k in range(4):
-                    w_h = tr.d_h[t, layer, k][:, :, None] * cell.w_h[k]  # diag(d_h) W_hd, built explicitly
+                    # diag(d_h) W_hd, built explicitly
+                    w_h = tr.d_h[t, layer, k][:, :, None] * cell.w_h[k]
                     w_x = tr.d_x[t, layer, k][:, :, None] * cell.w_x[k]
                     y = (w_h @ h_prev[:, :, None]).squeeze(-1) + (w_x @ inp[:, :, None]).squeeze(-1) + tr.d_b[t, layer, k]
                     pre.append(cell.layer_norm[k](y))
@@ -111,7 +112,8 @@ def test_gate_weight_changes(hyper):
     tr = hi.trace_hyper_lstm(hyper, torch.randn(T, B, I))
     ch = hi.gate_weight_changes(hyper, tr, which="h", batch_index=1)
     assert ch.shape == (T, 2, 4)
-    want = hi.weight_change(tr.d_h[:, 1, 2, 1], hyper.cells[1].w_h[2])  # layer 1, gate g, sequence 1
+    # layer 1, gate g, sequence 1
+    want = hi.weight_change(tr.d_h[:, 1, 2, 1], hyper.cells[1].w_h[2])
     torch.testing.assert_close(ch[1:, 1, 2], want[1:])
     assert (ch[1:] > 0).all()
     with pytest.raises(ValueError):

@@ -136,8 +136,10 @@ def test_unstacked_state_and_empty_sequence():
 
 @pytest.mark.parametrize("state, err, msg", [
     (None, None, None),
-    ((torch.zeros(2, B, H),) * 2, ValueError, r"state must be a tuple of 4 tensors \(h, c, h_hat, c_hat\), got 2 tensors"),
-    ((torch.zeros(2, B, H),) * 4, ValueError, r"h_hat must have shape \[n_layers=2, batch_size=4, hyper_size=5\], got \[2, 4, 8\]"),
+    ((torch.zeros(2, B, H),) * 2, ValueError, r"state must be a tuple of 4 tensors \(h, c, h_hat, "
+                                              r"c_hat\), got 2 tensors"),
+    ((torch.zeros(2, B, H),) * 4, ValueError, r"h_hat must have shape \[n_layers=2, batch_size=4, "
+                                              r"hyper_size=5\], got \[2, 4, 8\]"),
 ])
 def test_bad_state(state, err, msg):
     m = HyperLSTM(I, H, HY, NZ, 2)
@@ -149,7 +151,8 @@ def test_bad_state(state, err, msg):
 
 
 @pytest.mark.parametrize("x, err, msg", [
-    (torch.randn(B, I), ValueError, r"x must have shape \[n_steps, batch_size, input_size=6\], got \[4, 6\]"),
+    (torch.randn(B, I), ValueError, r"x must have shape \[n_steps, batch_size, input_size=6\], got "
+                                    r"\[4, 6\]"),
     (torch.randn(T, B, I + 1), ValueError, r"input_size=6\], got \[6, 4, 7\]"),
     (torch.zeros(T, B, I, dtype=torch.int32), TypeError, "floating-point"),
 ])

@@ -147,11 +147,14 @@ def test_empty_sequence_returns_initial_state():
 
 
 @pytest.mark.parametrize("x, err, msg", [
-    (torch.randn(32, 7), ValueError, r"x must have shape \[n_steps, batch_size, input_size=6\], got \[32, 7\]"),
+    (torch.randn(32, 7), ValueError, r"x must have shape \[n_steps, batch_size, input_size=6\], "
+                                     r"got \[32, 7\]"),
     (torch.randn(T, B, 9), ValueError, r"input_size=6\], got \[7, 3, 9\]"),
     (torch.randn(1, T, B, I), ValueError, r"got \[1, 7, 3, 6\]"),
-    (torch.ones(T, B, I, dtype=torch.long), TypeError, r"floating-point tensor, got dtype torch.int64"),
-    (torch.randn(T, B, I, dtype=torch.float64), TypeError, r"x has dtype torch.float64 but the module's parameters are torch.float32"),
+    (torch.ones(T, B, I, dtype=torch.long), TypeError, r"floating-point tensor, got dtype "
+                                                       r"torch.int64"),
+    (torch.randn(T, B, I, dtype=torch.float64), TypeError, r"x has dtype torch.float64 but the "
+                                                           r"module's parameters are torch.float32"),
     ([[1.0]], TypeError, r"x must be a torch.Tensor, got list"),
 ])
 def test_bad_input_errors(x, err, msg):
@@ -163,9 +166,12 @@ def test_bad_input_errors(x, err, msg):
     (torch.zeros(2, B, H), TypeError, r"state must be a tuple of 2 tensors \(h, c\), got Tensor"),
     ((torch.zeros(2, B, H),), ValueError, r"got 1 tensors"),
     ((torch.zeros(2, B, H),) * 3, ValueError, r"got 3 tensors"),
-    ((torch.zeros(B, H), torch.zeros(B, H)), ValueError, r"h must have shape \[n_layers=2, batch_size=3, hidden_size=5\], got \[3, 5\]"),
-    ((torch.zeros(2, B + 1, H), torch.zeros(2, B, H)), ValueError, r"h must have shape .*got \[2, 4, 5\]"),
-    ((torch.zeros(2, B, H), torch.zeros(2, B, H + 1)), ValueError, r"c must have shape .*hidden_size=5\], got \[2, 3, 6\]"),
+    ((torch.zeros(B, H), torch.zeros(B, H)), ValueError, r"h must have shape \[n_layers=2, "
+                                                         r"batch_size=3, hidden_size=5\], got \[3, 5\]"),
+    ((torch.zeros(2, B + 1, H), torch.zeros(2, B, H)), ValueError, r"h must have shape .*got \[2, "
+                                                                   r"4, 5\]"),
+    ((torch.zeros(2, B, H), torch.zeros(2, B, H + 1)), ValueError, r"c must have shape "
+                                                                   r".*hidden_size=5\], got \[2, 3, 6\]"),
 ])
 def test_bad_state_errors(state, err, msg):
     with pytest.raises(err, match=msg):
@@ -186,7 +192,9 @@ def test_bad_constructor_sizes(args, err, msg):
 
 def test_cell_bad_step_inputs():
     cell = LSTMCell(I, H)
-    with pytest.raises(ValueError, match=r"h must have shape \[batch_size=3, hidden_size=5\], got \[3, 4\]"):
+    with pytest.raises(ValueError, match=r"h must have shape \[batch_size=3, hidden_size=5\], got "
+                                         r"\[3, 4\]"):
         cell(torch.randn(B, I), torch.randn(B, 4), torch.randn(B, H))
-    with pytest.raises(ValueError, match=r"x must have shape \[batch_size, input_size=6\], got \[3, 5\]"):
+    with pytest.raises(ValueError, match=r"x must have shape \[batch_size, input_size=6\], got "
+                                         r"\[3, 5\]"):
         cell(torch.randn(B, 5), torch.randn(B, H), torch.randn(B, H))

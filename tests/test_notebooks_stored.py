@@ -39,7 +39,8 @@ def test_every_code_cell_ran_in_order(entry):
     unrun = [i for i, n in enumerate(counts) if n is None]
     assert not unrun, f"code cells {unrun} (0-based, among code cells) were never executed"
     assert counts == list(range(1, len(counts) + 1)), (
-        f"execution counts {counts}: not one top-to-bottom run in a fresh kernel; run `make execute NB=...`")
+        f"execution counts {counts}: not one top-to-bottom run in a fresh kernel; run `make "
+        "execute NB=...`")
 
 
 @pytest.mark.parametrize("entry", _notebooks())
@@ -64,8 +65,10 @@ def test_widget_state_saved(entry):
              for out in c.outputs if WIDGET_VIEW in out.get("data", {})]
     state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     missing = [m for m in views if m not in state]
-    assert not missing, (f"{len(missing)} of {len(views)} displayed widgets have no saved state, so the "
-                         "built page would show nothing; run `make execute NB=...` (it stores widget state)")
+    assert not missing, (f"{len(missing)} of {len(views)} displayed widgets have no saved state, "
+                         "so the "
+                         "built page would show nothing; run `make execute NB=...` (it stores "
+                         "widget state)")
 
 
 def test_execute_tool_stores_outputs_and_widget_state(tmp_path):

@@ -111,7 +111,8 @@ def test_vanishing_and_exploding_regimes():
     s = initial_state_gradient_norms(small, x, distances=[1, 40])["h"].median(dim=1).values
     l = initial_state_gradient_norms(large, x, distances=[1, 40])["h"].median(dim=1).values
     assert s[1] < 1e-6 * s[0]
-    assert l[1] > 10 * l[0]  # grows (tanh saturation slows the growth, so only a factor of 10 is asked)
+    # grows (tanh saturation slows the growth, so only a factor of 10 is asked)
+    assert l[1] > 10 * l[0]
 
 
 def test_factor_per_step():
@@ -141,5 +142,6 @@ def test_gradient_norms_work_for_the_hyperlstm_too():
     norms = initial_state_gradient_norms(HyperLSTM(3, 8, 4, 2, 2), torch.randn(6, 2, 3), distances=[1, 6])
     assert set(norms) == {"distance", "h", "c", "h_hat", "c_hat"}
     assert all(norms[k].shape == (2, 2) and bool(torch.isfinite(norms[k]).all()) for k in ("h", "c", "h_hat", "c_hat"))
-    # (at the paper's initialisation the hyper state does not yet affect the output, so its gradient may be 0)
+    # (at the paper's initialisation the hyper state does not yet affect the output, so its gradient
+    # may be 0)
     assert bool((norms["h"] > 0).all()) and bool((norms["c"] > 0).all())

@@ -173,7 +173,8 @@ def test_a_non_finite_loss_stops_training_naming_the_step_and_the_last_good_loss
         return (logits * float("nan") if calls["n"] == 4 else logits), state   # call 1: validation
 
     model.forward = poisoned
-    with pytest.raises(NonFiniteLoss, match=r"not finite .* at step 3.*last finite loss was [0-9.]+ at step 2") as err:
+    with pytest.raises(NonFiniteLoss, match=r"not finite .* at step 3.*last finite loss was "
+                                            r"[0-9.]+ at step 2") as err:
         train_char_lm(model, vocab.encode(TEXT), vocab.encode(TEXT[:100]), steps=10, batch_size=4,
                       n_steps=8, eval_every=100, progress=False)
     assert err.value.step == 3 and err.value.history["step"] == [1, 2]

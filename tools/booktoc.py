@@ -55,7 +55,8 @@ def pages(toc: str | os.PathLike | None = None) -> list[Path]:
     found = [(e, resolve(e)) for e in entries(toc)]
     missing = [e for e, p in found if p is None]
     if missing:
-        raise FileNotFoundError(f"{toc_path(toc).name} lists pages with no .ipynb or .md file: {', '.join(missing)}")
+        raise FileNotFoundError(f"{toc_path(toc).name} lists pages with no .ipynb or .md file: "
+                                f"{', '.join(missing)}")
     return [p for _, p in found]
 
 

@@ -54,7 +54,8 @@ def widget_views(nb) -> list[str]:
 
 def stable_widget_ids(nb, name: str):
     """Replace the random widget model ids by ids derived from the notebook's name and the order the
-    widgets were created in, so that re-executing a chapter does not rewrite every id in the diff."""
+    widgets were created in, so that re-executing a chapter does not rewrite every id in the
+    diff."""
     state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     if not state:
         return nb
@@ -141,7 +142,8 @@ def execute(path: Path, timeout: int, kernel: str) -> float:
     state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     missing = [v for v in views if v not in state]
     if missing:
-        raise RuntimeError(f"{path}: widget state not saved for {len(missing)} of {len(views)} widget views")
+        raise RuntimeError(f"{path}: widget state not saved for {len(missing)} of {len(views)} "
+                           "widget views")
     record_run(nb, seconds, cell_seconds)
     nbformat.write(stable_widget_ids(nb, path.name), path)
     return seconds
@@ -150,14 +152,19 @@ def execute(path: Path, timeout: int, kernel: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook in the toc")
-    ap.add_argument("--size", choices=["quick", "medium", "full"], help="LSTM_EDU_SIZE for the kernel (default: unset, "
+    ap.add_argument("--size", choices=["quick", "medium", "full"], help="LSTM_EDU_SIZE for the "
+                                                                        "kernel (default: unset, "
                     "which means full on a CUDA machine and quick otherwise)")
-    ap.add_argument("--device", help="LSTM_EDU_DEVICE for the kernel: cpu, cuda, cuda:1, ... (default: auto)")
-    ap.add_argument("--no-cache", action="store_true", help="train every run again: LSTM_EDU_CACHE=off for "
+    ap.add_argument("--device", help="LSTM_EDU_DEVICE for the kernel: cpu, cuda, cuda:1, ... "
+                                     "(default: auto)")
+    ap.add_argument("--no-cache", action="store_true", help="train every run again: "
+                                                            "LSTM_EDU_CACHE=off for "
                     "the kernel (default: trained runs are loaded from the run cache when stored)")
     ap.add_argument("--toc", help="table of contents (default: $BOOK_TOC or _toc.yml)")
-    ap.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default 3600)")
-    ap.add_argument("--kernel", default="python3", help="kernel name (default python3: this interpreter)")
+    ap.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default "
+                                                              "3600)")
+    ap.add_argument("--kernel", default="python3", help="kernel name (default python3: this "
+                                                        "interpreter)")
     args = ap.parse_args(argv)
 
     if args.size:

@@ -126,7 +126,8 @@ def factor_per_step(distances: Sequence[int], norms: torch.Tensor) -> float:
     d = [int(v) for v in distances]
     n = torch.as_tensor(norms, dtype=torch.float64).detach().cpu()
     if n.dim() != 1 or len(d) != n.shape[0]:
-        raise ValueError(f"distances ({len(d)}) and norms ({list(n.shape)}) must be two sequences of the same length")
+        raise ValueError(f"distances ({len(d)}) and norms ({list(n.shape)}) must be two sequences "
+                         "of the same length")
     positive = [k for k in range(len(d)) if n[k] > 0]
     if len(positive) < 2 or positive[0] != 0:
         return float("nan")

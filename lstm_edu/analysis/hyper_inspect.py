@@ -44,8 +44,8 @@ class HyperTrace:
     ``d_h``, ``d_x``, ``d_b``: ``[T, L, 4, B, N_h]``, the scaling vectors of each gate (i, f, g, o);
     ``h``, ``c``: ``[T, L, B, N_h]``, the main cell's new states;
     ``tanh_c``: ``[T, L, B, N_h]``, :math:`\\tanh(LN_c(c_t))`, the factor the output gate multiplies
-    (:math:`h_t = \\sigma(o_t) \\odot \\tanh(LN_c(c_t))`; with ``layer_norm=False`` it is :math:`\\tanh(c_t)`);
-    ``h_hat``: ``[T, L, B, hyper_size]``, the hyper cell's output.
+    (:math:`h_t = \\sigma(o_t) \\odot \\tanh(LN_c(c_t))`; with ``layer_norm=False`` it is
+    :math:`\\tanh(c_t)`); ``h_hat``: ``[T, L, B, hyper_size]``, the hyper cell's output.
     """
 
     d_h: torch.Tensor
@@ -78,7 +78,8 @@ def as_reference_hyper_lstm(model: nn.Module) -> HyperLSTM:
         ref = HyperLSTM(model.input_size, model.hidden_size, model.hyper_size, model.n_z, model.n_layers)
         ref.load_state_dict(model.state_dict())
     except (AttributeError, RuntimeError, TypeError) as e:
-        raise TypeError(f"expected a HyperLSTM or a drop-in with the same parameters, got {type(model).__name__} ({e})") from None
+        raise TypeError("expected a HyperLSTM or a drop-in with the same parameters, got "
+                        f"{type(model).__name__} ({e})") from None
     p = next(model.parameters())
     return ref.to(device=p.device, dtype=p.dtype).eval()
 
@@ -91,7 +92,8 @@ def as_reference_lstm(model: nn.Module) -> LSTM:
         ref = LSTM(model.input_size, model.hidden_size, model.n_layers)
         ref.load_state_dict(model.state_dict())
     except (AttributeError, RuntimeError, TypeError) as e:
-        raise TypeError(f"expected an LSTM or a drop-in with the same parameters, got {type(model).__name__} ({e})") from None
+        raise TypeError("expected an LSTM or a drop-in with the same parameters, got "
+                        f"{type(model).__name__} ({e})") from None
     p = next(model.parameters())
     return ref.to(device=p.device, dtype=p.dtype).eval()
 
@@ -154,7 +156,8 @@ def d_change(d: torch.Tensor) -> torch.Tensor:
     Shapes: ``d [T, ..., N_h]`` -> ``[T, ...]``. Step 0 has no predecessor: its entry is ``nan``.
     """
     if d.dim() < 2:
-        raise ValueError(f"d must be [T, ..., N_h] with at least 2 dimensions, got shape {list(d.shape)}")
+        raise ValueError("d must be [T, ..., N_h] with at least 2 dimensions, got shape "
+                         f"{list(d.shape)}")
     out = torch.full(d.shape[:-1], float("nan"), dtype=d.dtype, device=d.device)
     out[1:] = (d[1:] - d[:-1]).norm(dim=-1)
     return out
@@ -166,7 +169,8 @@ def weight_change(d: torch.Tensor, w_d: torch.Tensor) -> torch.Tensor:
     Row :math:`i` of :math:`W(t)` is :math:`d_{t,i}` times row :math:`i` of :math:`W_d`, so
 
     .. math::
-        \lVert W(t) - W(t-1) \rVert_F^2 = \sum_i (d_{t,i} - d_{t-1,i})^2 \, \lVert (W_d)_{i,:} \rVert^2
+        \lVert W(t) - W(t-1) \rVert_F^2 = \sum_i (d_{t,i} - d_{t-1,i})^2 \, \lVert (W_d)_{i,:}
+        \rVert^2
 
     and the :math:`N_h \times N_{in}` matrices are never built: only the row norms of :math:`W_d`.
 
@@ -185,8 +189,8 @@ def weight_change(d: torch.Tensor, w_d: torch.Tensor) -> torch.Tensor:
 def gate_weight_changes(model: nn.Module, trace: HyperTrace, which: str = "h", batch_index: int = 0) -> torch.Tensor:
     r""":math:`\lVert W_{which}^k(t) - W_{which}^k(t-1) \rVert_F` for every step, layer and gate of one sequence.
 
-    ``which`` is ``"h"`` (the recurrent weights, scaled by ``d_h``) or ``"x"`` (input weights, ``d_x``).
-    Shapes: returns ``[T, L, 4]`` (gates i, f, g, o); step 0 is ``nan``.
+    ``which`` is ``"h"`` (the recurrent weights, scaled by ``d_h``) or ``"x"`` (input weights,
+    ``d_x``). Shapes: returns ``[T, L, 4]`` (gates i, f, g, o); step 0 is ``nan``.
     """
     if which not in ("h", "x"):
         raise ValueError(f"which must be 'h' or 'x', got {which!r}")

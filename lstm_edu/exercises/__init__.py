@@ -29,11 +29,13 @@ def _is_library(filename: str) -> bool:
 def attempt(fn: Callable[..., Any], *args: Any, what: str = "your function", **kwargs: Any) -> Any:
     """Call the reader's ``fn``; turn any exception into a :class:`Hint` naming where it failed."""
     if not callable(fn):
-        raise Hint(f"expected a function, got {type(fn).__name__}: pass the function itself, without calling it")
+        raise Hint(f"expected a function, got {type(fn).__name__}: pass the function itself, "
+                   "without calling it")
     try:
         return fn(*args, **kwargs)
     except NotImplementedError:
-        raise Hint(f"{what} still raises NotImplementedError: replace the placeholder with your code") from None
+        raise Hint(f"{what} still raises NotImplementedError: replace the placeholder with your "
+                   "code") from None
     except Exception as e:  # the reader's bug, reported, not re-raised
         frames = traceback.extract_tb(e.__traceback__)
         if len(frames) == 1 and isinstance(e, TypeError):

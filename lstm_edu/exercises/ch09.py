@@ -7,7 +7,8 @@ part, the heart of :class:`lstm_edu.fast.LSTMLayerFunction`'s hand-written backw
 :math:`\sigma(i), \sigma(f), \tanh(g), \sigma(o)`, ``c_prev``, ``tanh_c`` :math:`= \tanh(c_t)`,
 ``dh`` :math:`= \partial L/\partial h_t` and ``dc`` :math:`= \partial L/\partial c_t` coming from
 step :math:`t+1` (all ``[B, H]``); it returns :math:`\partial L/\partial` (the pre-activations)
-``[B, 4H]`` and :math:`\partial L/\partial c_{t-1}` ``[B, H]``. The answer is checked against autograd.
+``[B, 4H]`` and :math:`\partial L/\partial c_{t-1}` ``[B, H]``. The answer is checked against
+autograd.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ def check_pointwise_backward(fn: Callable[..., Tuple[torch.Tensor, torch.Tensor]
         if isinstance(d_gates, torch.Tensor) and d_gates.shape == want_c.shape:
             raise Hint("return (d_gates [B, 4H], dc_prev [B, H]) in that order")
         compare("dc_prev", dc_prev, want_c, atol=1e-8, rtol=1e-6,
-                hint="dc_prev = dc_t ⊙ σ(f_t), where dc_t includes the path through h_t: dh ⊙ σ(o) ⊙ (1 - tanh²(c_t))")
+                hint="dc_prev = dc_t ⊙ σ(f_t), where dc_t includes the path through h_t: dh ⊙ σ(o) "
+                     "⊙ (1 - tanh²(c_t))")
         H = want_c.shape[1]
         if isinstance(d_gates, torch.Tensor) and d_gates.shape == want_gates.shape:
             for k, name in enumerate("ifgo"):

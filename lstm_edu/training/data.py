@@ -1,8 +1,8 @@
 """Data for the book's experiments: real corpora and time series that need no download, and toy tasks.
 
-Everything here returns plain tensors in the book's time-major convention (``[n_steps, batch, ...]``,
-like :class:`lstm_edu.LSTM`), so any recurrent network with the ``rnn(x, state) -> (out, state)``
-interface can consume it.
+Everything here returns plain tensors in the book's time-major convention (``[n_steps, batch,
+...]``, like :class:`lstm_edu.LSTM`), so any recurrent network with the ``rnn(x, state) -> (out,
+state)`` interface can consume it.
 
 - :func:`python_docs_text`: Python's own documentation (``pydoc_data.topics``), shipped with every
   CPython: about 465,000 characters of English prose and code.
@@ -182,7 +182,8 @@ def sequence_windows(series: torch.Tensor, n_steps: int, horizon: int = 1,
         raise ValueError("n_steps, horizon and stride must be at least 1")
     n_windows = (len(series) - n_steps - horizon) // stride + 1
     if n_windows < 1:
-        raise ValueError(f"a series of {len(series)} values is too short for n_steps={n_steps}, horizon={horizon}")
+        raise ValueError(f"a series of {len(series)} values is too short for n_steps={n_steps}, "
+                         f"horizon={horizon}")
     starts = torch.arange(n_windows) * stride
     idx = starts[None, :] + torch.arange(n_steps)[:, None]  # [n_steps, n_windows]
     x = series[idx].unsqueeze(-1)

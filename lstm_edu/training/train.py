@@ -3,10 +3,11 @@ and checkpoints that load safely.
 
 Everything here works with any recurrent network ``rnn`` that follows the package's interface
 
-    ``rnn(x [n_steps, batch, input_size], state or None) -> (out [n_steps, batch, hidden_size], state)``
+    ``rnn(x [n_steps, batch, input_size], state or None) -> (out [n_steps, batch, hidden_size],
+    state)``
 
-where ``state`` is a tuple of tensors (``lstm_edu.LSTM``, ``lstm_edu.HyperLSTM``, the fast versions in
-``lstm_edu.fast``, and ``torch.nn.LSTM`` itself), and that has a ``hidden_size`` attribute.
+where ``state`` is a tuple of tensors (``lstm_edu.LSTM``, ``lstm_edu.HyperLSTM``, the fast versions
+in ``lstm_edu.fast``, and ``torch.nn.LSTM`` itself), and that has a ``hidden_size`` attribute.
 
 - :class:`SequenceRegressor`: a PyTorch sequence model, an RNN whose last output goes through a
   linear head (sequence prediction, the adding problem).
@@ -44,7 +45,8 @@ def _hidden_size(rnn: nn.Module, hidden_size: Optional[int]) -> int:
         return hidden_size
     size = getattr(rnn, "hidden_size", None)
     if not isinstance(size, int):
-        raise TypeError(f"{type(rnn).__name__} has no integer hidden_size attribute: pass hidden_size=...")
+        raise TypeError(f"{type(rnn).__name__} has no integer hidden_size attribute: pass "
+                        "hidden_size=...")
     return size
 
 
@@ -77,7 +79,8 @@ class NonFiniteLoss(RuntimeError):
     def __init__(self, step: int, last_good: Optional[float], history: Dict[str, Any]):
         good = f"the last finite loss was {last_good:.4g} at step {step - 1}" if last_good is not None \
             else "no step had a finite loss"
-        super().__init__(f"the loss is not finite (NaN or infinite) at step {step}; training stopped ({good}). "
+        super().__init__(f"the loss is not finite (NaN or infinite) at step {step}; training "
+                         f"stopped ({good}). "
                          "Try a lower learning rate or gradient clipping; the history so far is in "
                          "this exception's .history")
         self.step, self.last_good, self.history = step, last_good, history
@@ -104,7 +107,8 @@ def last_fifth_improvement(steps: Sequence[float], values: Sequence[float]) -> f
     gives a large one; a curve that went up gives a negative one.
     """
     if len(steps) != len(values) or len(steps) < 2:
-        raise ValueError(f"need at least two (step, value) pairs of equal length, got {len(steps)} and {len(values)}")
+        raise ValueError(f"need at least two (step, value) pairs of equal length, got {len(steps)} "
+                         f"and {len(values)}")
     s = torch.tensor([float(x) for x in steps], dtype=torch.float64)
     v = torch.tensor([float(x) for x in values], dtype=torch.float64)
     at = float(s[0] + 0.8 * (s[-1] - s[0]))
@@ -137,7 +141,8 @@ class SequenceRegressor(nn.Module):
         hidden_size: the RNN's output size; read from ``rnn.hidden_size`` when not given.
 
     Shapes: ``forward(x [n_steps, batch, input_size]) -> y [batch, O]``, ``y = head(out[-1])``.
-    Unlike PyTorch's usual examples (``batch_first=True``), the input is time-major like every RNN in the book.
+    Unlike PyTorch's usual examples (``batch_first=True``), the input is time-major like every RNN
+    in the book.
     """
 
     def __init__(self, rnn: nn.Module, output_size: int = 1, hidden_size: Optional[int] = None):
@@ -160,8 +165,9 @@ def fit(model: nn.Module, make_batch: Callable[[int], Tuple[torch.Tensor, torch.
 
     ``model(x)`` must return a tensor shaped like ``y``; the loss is ``loss_fn(model(x), y)``.
     Gradients are clipped to norm ``clip`` (``None``: no clipping); ``schedule="cosine"`` decays the
-    learning rate along a cosine to a tenth of its start value over the ``steps``. Every ``eval_every`` steps (and
-    at the first and last) the loss on the fixed ``eval_batch`` is measured without gradients.
+    learning rate along a cosine to a tenth of its start value over the ``steps``. Every
+    ``eval_every`` steps (and at the first and last) the loss on the fixed ``eval_batch`` is
+    measured without gradients.
 
     Returns a history ``{"step", "loss", "eval_step", "eval_loss"}`` of plain lists. A NaN or
     infinite loss stops training with :class:`NonFiniteLoss` (which names the step and the last
@@ -222,10 +228,10 @@ class CharLM(nn.Module):
     """A character language model: embedding → recurrent network → linear head.
 
     Args:
-        rnn: any recurrent network with the package interface whose ``input_size`` is ``embed_size``.
-        vocab_size: number of characters ``V``.
-        embed_size: size ``E`` of each character's learned vector.
-        hidden_size: the RNN's output size; read from ``rnn.hidden_size`` when not given.
+        rnn: any recurrent network with the package interface whose ``input_size`` is
+        ``embed_size``. vocab_size: number of characters ``V``. embed_size: size ``E`` of each
+        character's learned vector. hidden_size: the RNN's output size; read from
+        ``rnn.hidden_size`` when not given.
 
     Shapes: ``forward(ids [T, B], state=None) -> (logits [T, B, V], state)``. ``logits[t]`` scores
     the character that follows ``ids[t]``; ``state`` is the RNN's (e.g. ``(h, c)``, each
@@ -236,7 +242,8 @@ class CharLM(nn.Module):
         super().__init__()
         rnn_in = getattr(rnn, "input_size", embed_size)
         if rnn_in != embed_size:
-            raise ValueError(f"the rnn reads {rnn_in} features but embed_size is {embed_size}: they must match")
+            raise ValueError(f"the rnn reads {rnn_in} features but embed_size is {embed_size}: "
+                             "they must match")
         self.vocab_size = vocab_size
         self.embed = nn.Embedding(vocab_size, embed_size)
         self.rnn = rnn
@@ -333,10 +340,10 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
     """Train a :class:`CharLM` with truncated backpropagation through time.
 
     The training text ``train_ids [N]`` is cut into ``batch_size`` contiguous streams
-    (:func:`lstm_edu.training.data.char_batches`), read ``n_steps`` characters at a time. The RNN state at
-    the end of one batch starts the next one, **detached**: the model sees context from earlier
-    batches, but gradients flow back at most ``n_steps`` steps. At the end of each pass over the
-    text the state is reset and the window boundaries move by a random offset.
+    (:func:`lstm_edu.training.data.char_batches`), read ``n_steps`` characters at a time. The RNN
+    state at the end of one batch starts the next one, **detached**: the model sees context from
+    earlier batches, but gradients flow back at most ``n_steps`` steps. At the end of each pass over
+    the text the state is reset and the window boundaries move by a random offset.
 
     Adam with learning rate ``lr`` (``schedule="cosine"``: decayed along a cosine from ``lr`` to
     ``lr / 10`` over the ``steps``); gradients clipped to norm ``clip``. Every ``eval_every`` steps
@@ -375,7 +382,8 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
         text = sample(model, vocab, sample_prompt, sample_length, sample_temperature, sample_gen)
         hist["samples"].append([step, text])
         if print_samples:
-            bar.write(f"--- sample after {step} steps (temperature {sample_temperature}) ---\n{text}")
+            bar.write(f"--- sample after {step} steps (temperature {sample_temperature}) "
+                      f"---\n{text}")
 
     model.train()
     evaluate(0)
