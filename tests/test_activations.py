@@ -11,7 +11,7 @@ from lstm_edu.analysis.activations import (
     saturation,
     text_features,
 )
-from lstm_edu.training.train import CharLM
+from lstm_edu.training.charlm import CharLM
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

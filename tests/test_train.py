@@ -1,4 +1,5 @@
-"""Tests for lstm_edu.training.train: the heads, the training loops, evaluation, sampling, checkpoints."""
+"""Tests for lstm_edu.training.train, .charlm, .checkpoints: the heads, the training loops,
+evaluation, sampling, checkpoints."""
 
 import math
 
@@ -7,20 +8,15 @@ import torch
 from torch import nn
 
 from lstm_edu import LSTM, HyperLSTM
+from lstm_edu.training.charlm import CharLM, bits_per_char, sample, top_next_chars
+from lstm_edu.training.checkpoints import load_checkpoint, save_checkpoint
+from lstm_edu.training.common import detach_state, evaluating
 from lstm_edu.training.data import CharVocab, adding_problem, char_batches
 from lstm_edu.training.train import (
-    CharLM,
     NonFiniteLoss,
     SequenceRegressor,
-    bits_per_char,
-    detach_state,
-    evaluating,
     fit,
     last_fifth_improvement,
-    load_checkpoint,
-    sample,
-    save_checkpoint,
-    top_next_chars,
     train_char_lm,
 )
 

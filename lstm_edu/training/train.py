@@ -12,64 +12,34 @@ in ``lstm_edu.fast``, and ``torch.nn.LSTM`` itself), and that has a ``hidden_siz
 - :class:`SequenceRegressor`: a PyTorch sequence model, an RNN whose last output goes through a
   linear head (sequence prediction, the adding problem).
 - :func:`fit`: a small generic loop for such models (mean squared error by default).
-- :class:`CharLM`: embedding → RNN → linear head over the vocabulary, a character language model.
+- :class:`CharLM` (in :mod:`lstm_edu.training.charlm`): embedding → RNN → linear head over the
+  vocabulary, a character language model.
 - :func:`train_char_lm`: truncated backpropagation through time with the state carried (detached)
   from one batch to the next, validation in bits per character, samples as training goes.
 - :func:`bits_per_char`, :func:`sample`, :func:`top_next_chars`: each runs the model in eval mode
   (:func:`evaluating`) and leaves it in the mode it found.
-- :func:`save_checkpoint` / :func:`load_checkpoint`: ``torch.load(..., weights_only=True)``.
+- :func:`save_checkpoint` / :func:`load_checkpoint` (in :mod:`lstm_edu.training.checkpoints`):
+  ``torch.load(..., weights_only=True)``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .. import settings
+from .charlm import CharLM, bits_per_char, sample, top_next_chars
+from .checkpoints import load_checkpoint, save_checkpoint
+from .common import LN2, _device, _hidden_size, detach_state, evaluating
 from .data import CharVocab, char_batches
 
-State = Tuple[torch.Tensor, ...]
-LN2 = math.log(2.0)
-
-
-def _hidden_size(rnn: nn.Module, hidden_size: Optional[int]) -> int:
-    if hidden_size is not None:
-        return hidden_size
-    size = getattr(rnn, "hidden_size", None)
-    if not isinstance(size, int):
-        raise TypeError(f"{type(rnn).__name__} has no integer hidden_size attribute: pass "
-                        "hidden_size=...")
-    return size
-
-
-def _device(device: Union[str, torch.device, None]) -> torch.device:
-    return torch.device(device) if device is not None else settings.DEVICE
-
-
-@contextlib.contextmanager
-def evaluating(model: nn.Module) -> Iterator[nn.Module]:
-    """``with evaluating(model):`` runs the block in eval mode, then puts back the mode it found."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
-
-
-def detach_state(state: Optional[Sequence[torch.Tensor]]) -> Optional[State]:
-    """The same state cut from the graph that computed it (truncated backpropagation through time)."""
-    if state is None:
-        return None
-    return tuple(s.detach() for s in state)
+# CharLM and its helpers live in .charlm, the checkpoints in .checkpoints; they are re-exported here
+# because the chapters import them from this module.
 
 
 class NonFiniteLoss(RuntimeError):
@@ -219,115 +189,6 @@ def fit(model: nn.Module, make_batch: Callable[[int], Tuple[torch.Tensor, torch.
     return hist
 
 
-# ---------------------------------------------------------------------------------------------
-# A character-level language model
-# ---------------------------------------------------------------------------------------------
-
-
-class CharLM(nn.Module):
-    """A character language model: embedding → recurrent network → linear head.
-
-    Args:
-        rnn: any recurrent network with the package interface whose ``input_size`` is
-        ``embed_size``. vocab_size: number of characters ``V``. embed_size: size ``E`` of each
-        character's learned vector. hidden_size: the RNN's output size; read from
-        ``rnn.hidden_size`` when not given.
-
-    Shapes: ``forward(ids [T, B], state=None) -> (logits [T, B, V], state)``. ``logits[t]`` scores
-    the character that follows ``ids[t]``; ``state`` is the RNN's (e.g. ``(h, c)``, each
-    ``[n_layers, B, H]``), to be fed back in with the next chunk of the same texts.
-    """
-
-    def __init__(self, rnn: nn.Module, vocab_size: int, embed_size: int, hidden_size: Optional[int] = None):
-        super().__init__()
-        rnn_in = getattr(rnn, "input_size", embed_size)
-        if rnn_in != embed_size:
-            raise ValueError(f"the rnn reads {rnn_in} features but embed_size is {embed_size}: "
-                             "they must match")
-        self.vocab_size = vocab_size
-        self.embed = nn.Embedding(vocab_size, embed_size)
-        self.rnn = rnn
-        self.head = nn.Linear(_hidden_size(rnn, hidden_size), vocab_size)
-
-    def forward(self, ids: torch.Tensor, state: Optional[Sequence[torch.Tensor]] = None) -> Tuple[torch.Tensor, State]:
-        if ids.dim() != 2:
-            raise ValueError(f"ids must be [n_steps, batch_size], got shape {list(ids.shape)}")
-        x = self.embed(ids)  # [T, B, E]
-        out, state = self.rnn(x, state)  # out [T, B, H]
-        return self.head(out), state  # [T, B, V]
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
-@torch.no_grad()
-def bits_per_char(model: CharLM, ids: torch.Tensor, batch_size: int = 16, n_steps: int = 100,
-                  max_chars: Optional[int] = None) -> float:
-    """Average cross-entropy of ``model`` on the text ``ids [N]``, in bits per character.
-
-    The text is cut into ``batch_size`` contiguous streams read in chunks of ``n_steps`` with the
-    state carried, so every character after the first of each stream is predicted with all of its
-    stream's preceding context. ``max_chars`` evaluates only the first ``max_chars`` characters
-    (quicker). Uniform guessing over ``V`` characters scores ``log2(V)``.
-    """
-    device = _model_device(model)
-    if max_chars is not None:
-        ids = ids[:max_chars]
-    total, count, state = 0.0, 0, None
-    with evaluating(model):
-        for x, y in char_batches(ids, batch_size, n_steps):
-            logits, state = model(x.to(device), state)
-            total += F.cross_entropy(logits.flatten(0, 1), y.to(device).flatten(),
-                                     reduction="sum").item()
-            count += y.numel()
-    return total / count / LN2
-
-
-@torch.no_grad()
-def sample(model: CharLM, vocab: CharVocab, prompt: str = "\n", length: int = 200, temperature: float = 1.0,
-           generator: Optional[torch.Generator] = None) -> str:
-    """Generate ``length`` characters after ``prompt``; returns only the generated characters.
-
-    Each character is drawn from ``softmax(logits / temperature)``: temperature 1 samples the
-    model's own distribution, lower is more conservative, higher more random, and
-    ``temperature=0`` always takes the most likely character. ``generator`` (a CPU
-    ``torch.Generator``) makes the draw reproducible.
-    """
-    if not prompt:
-        raise ValueError("sample needs a non-empty prompt (e.g. '\\n') to start from")
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
-    device = _model_device(model)
-    out = []
-    with evaluating(model):
-        logits, state = model(vocab.encode(prompt).to(device).unsqueeze(1))  # [T, 1, V]
-        last = logits[-1, 0]
-        for _ in range(length):
-            if temperature == 0:
-                nxt = int(last.argmax())
-            else:
-                probs = torch.softmax(last.float().cpu() / temperature, dim=-1)
-                nxt = int(torch.multinomial(probs, 1, generator=generator))
-            out.append(nxt)
-            logits, state = model(torch.tensor([[nxt]], device=device), state)
-            last = logits[-1, 0]
-    return vocab.decode(out)
-
-
-@torch.no_grad()
-def top_next_chars(model: CharLM, vocab: CharVocab, text: str, k: int = 5) -> Tuple[torch.Tensor, torch.Tensor]:
-    """For every position of ``text``, the ``k`` most likely next characters and their probabilities.
-
-    Returns ``(ids [len(text), k], probs [len(text), k])`` on the CPU.
-    """
-    with evaluating(model):
-        logits, _ = model(vocab.encode(text).to(_model_device(model)).unsqueeze(1))  # [T, 1, V]
-    probs = torch.softmax(logits[:, 0].float(), dim=-1).cpu()  # [T, V]
-    p, i = probs.topk(k, dim=-1)
-    return i, p
-
-
 def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torch.Tensor] = None, *,
                   steps: int, batch_size: int = 32, n_steps: int = 100, lr: float = 2e-3,
                   clip: Optional[float] = 1.0, device: Union[str, torch.device, None] = None,
@@ -431,46 +292,6 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
     hist["chars_per_second"] = chars / max(hist["seconds"], 1e-9)
     model.eval()
     return hist
-
-
-# ---------------------------------------------------------------------------------------------
-# Checkpoints
-# ---------------------------------------------------------------------------------------------
-
-
-def save_checkpoint(path: Union[str, Path], model: nn.Module, optimizer: Optional[torch.optim.Optimizer] = None,
-                    **extra: Any) -> Path:
-    """Save ``model``'s weights (and the optimizer's state) with anything else in ``extra``.
-
-    ``extra`` must hold only tensors and plain Python values (str, int, float, bool, None, lists,
-    tuples, dicts), e.g. ``vocab=vocab.chars, config={...}, history=hist``: that is what
-    :func:`load_checkpoint` can read back with ``weights_only=True``, which never runs code from the
-    file. Returns the path.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ckpt = {"model": model.state_dict(), "extra": extra}
-    if optimizer is not None:
-        ckpt["optimizer"] = optimizer.state_dict()
-    torch.save(ckpt, path)
-    return path
-
-
-def load_checkpoint(path: Union[str, Path], model: nn.Module, optimizer: Optional[torch.optim.Optimizer] = None,
-                    map_location: Union[str, torch.device, None] = None) -> Dict[str, Any]:
-    """Load weights saved by :func:`save_checkpoint` into ``model`` (and ``optimizer``); return ``extra``.
-
-    Uses ``torch.load(path, weights_only=True)``: a checkpoint can only contain tensors and plain
-    values, so loading a file from elsewhere cannot execute code. ``map_location`` defaults to the
-    model's device.
-    """
-    if map_location is None:
-        map_location = _model_device(model)
-    ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    model.load_state_dict(ckpt["model"])
-    if optimizer is not None and "optimizer" in ckpt:
-        optimizer.load_state_dict(ckpt["optimizer"])
-    return ckpt.get("extra", {})
 
 
 __all__ = [
