@@ -20,10 +20,10 @@ def check_rnn_step_jacobian(fn: Callable[[torch.Tensor, torch.Tensor], torch.Ten
 
     def body() -> None:
         gen = torch.Generator().manual_seed(1)
-        H, I = 5, 3
+        H, N_x = 5, 3
         torch.manual_seed(1)
-        cell = RNNCell(I, H).double()
-        x = torch.randn(1, I, generator=gen, dtype=torch.float64)
+        cell = RNNCell(N_x, H).double()
+        x = torch.randn(1, N_x, generator=gen, dtype=torch.float64)
         h_prev = torch.randn(1, H, generator=gen, dtype=torch.float64)
         (h_t,) = cell(x, h_prev)
         h_t = h_t[0].detach()

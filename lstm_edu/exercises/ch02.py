@@ -29,9 +29,9 @@ def check_lstm_step_concat(fn: Callable[..., object]) -> bool:
 
     def body() -> None:
         torch.manual_seed(2)
-        B, I, H = 3, 4, 5
-        cell = LSTMCell(I, H)
-        x, h, c = torch.randn(B, I), torch.randn(B, H), torch.randn(B, H)
+        B, N_x, H = 3, 4, 5
+        cell = LSTMCell(N_x, H)
+        x, h, c = torch.randn(B, N_x), torch.randn(B, H), torch.randn(B, H)
         W = torch.cat([cell.lin_h.weight, cell.lin_x.weight], dim=1).detach()  # [4H, H + I]
         b = cell.lin_h.bias.detach()
         with torch.no_grad():

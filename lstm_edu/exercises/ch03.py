@@ -20,10 +20,10 @@ def check_lstm_layer_loop(fn: Callable[..., object]) -> bool:
 
     def body() -> None:
         torch.manual_seed(3)
-        T, B, I, H = 6, 2, 3, 4
-        lstm = LSTM(I, H, 1)
+        T, B, N_x, H = 6, 2, 3, 4
+        lstm = LSTM(N_x, H, 1)
         cell = lstm.cells[0]
-        x, h, c = torch.randn(T, B, I), torch.randn(B, H), torch.randn(B, H)
+        x, h, c = torch.randn(T, B, N_x), torch.randn(B, H), torch.randn(B, H)
         with torch.no_grad():
             out_want, (h_want, c_want) = lstm(x, (h, c))
         got = attempt(fn, cell, x.clone(), h.clone(), c.clone(), what="your function")
