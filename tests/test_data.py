@@ -58,7 +58,8 @@ def test_char_batches_targets_are_next_chars_and_batches_continue():
 
 def test_char_batches_random_offset_changes_boundaries():
     ids = torch.arange(1000)
-    firsts = {int(next(data.char_batches(ids, 4, 10, torch.Generator().manual_seed(s)))[0][0, 0]) for s in range(20)}
+    firsts = {int(next(data.char_batches(ids, 4, 10, torch.Generator().manual_seed(s)))[0][0, 0])
+              for s in range(20)}
     assert len(firsts) > 1 and all(0 <= f < 10 for f in firsts)
 
 

@@ -49,7 +49,9 @@ def test_recorded_d_reproduce_the_cell_state(hyper):
                 c_prev = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * torch.tanh(g)
                 h_prev = torch.sigmoid(o) * torch.tanh(cell.layer_norm_c(c_prev))
                 torch.testing.assert_close(tr.c[t, layer], c_prev, atol=1e-5, rtol=1e-4)
-                torch.testing.assert_close(tr.tanh_c[t, layer], torch.tanh(cell.layer_norm_c(c_prev)), atol=1e-5, rtol=1e-4)
+                torch.testing.assert_close(tr.tanh_c[t, layer],
+                                           torch.tanh(cell.layer_norm_c(c_prev)), atol=1e-5,
+                                           rtol=1e-4)
 
 
 def test_trace_lstm_agrees_with_forward(randomise):

@@ -30,7 +30,8 @@ def test_shapes_and_state_for_two_layers():
 
 def test_cell_gradcheck_float64(randomise):
     cell = randomise(HyperLSTMCell(3, 4, 3, 2).double(), seed=1)
-    args = tuple(torch.randn(2, n, dtype=torch.float64, requires_grad=True) for n in (3, 4, 4, 3, 3))
+    args = tuple(torch.randn(2, n, dtype=torch.float64, requires_grad=True)
+                 for n in (3, 4, 4, 3, 3))
     assert torch.autograd.gradcheck(lambda *a: cell(*a), args)
 
 
@@ -45,7 +46,8 @@ def test_cell_follows_the_equations_with_explicit_weights(randomise):
     for k in range(4):
         w_hz = weight_tensor_from_row_scaling(cell.w_h[k], cell.d_h[k].weight)  # [H, H, N_z]
         w_xz = weight_tensor_from_row_scaling(cell.w_x[k], cell.d_x[k].weight)  # [H, I, N_z]
-        pre.append(explicit_matvec(w_hz, z_h[k], h) + explicit_matvec(w_xz, z_x[k], x) + cell.d_b[k](z_b[k]))
+        pre.append(explicit_matvec(w_hz, z_h[k], h) + explicit_matvec(w_xz, z_x[k], x)
+                   + cell.d_b[k](z_b[k]))
     i, f, g, o = pre
     c_want = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     h_want = torch.sigmoid(o) * torch.tanh(c_want)
@@ -67,7 +69,8 @@ def test_explicit_weight_equals_row_scaling():
     # each row j of W_h is row j of W_hd scaled by d_j(z)
     d = z @ w_dz.T
     torch.testing.assert_close(w_h, d[:, :, None] * w_hd[None], atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(explicit_matvec(w_hz, z, h), row_scaling_matvec(w_hd, w_dz, z, h), atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(explicit_matvec(w_hz, z, h), row_scaling_matvec(w_hd, w_dz, z, h),
+                               atol=1e-5, rtol=1e-4)
     with pytest.raises(ValueError, match="w_tensor must be"):
         explicit_weight(w_hz, torch.randn(B, NZ + 1))
 
@@ -151,7 +154,8 @@ def test_bad_state(state, err, msg):
 
 
 @pytest.mark.parametrize("x, err, msg", [
-    (torch.randn(B, N_x), ValueError, r"x must have shape \[n_steps, batch_size, input_size=6\], got "
+    (torch.randn(B, N_x), ValueError, r"x must have shape \[n_steps, batch_size, input_size=6\], "
+                                      r"got "
                                     r"\[4, 6\]"),
     (torch.randn(T, B, N_x + 1), ValueError, r"input_size=6\], got \[6, 4, 7\]"),
     (torch.zeros(T, B, N_x, dtype=torch.int32), TypeError, "floating-point"),

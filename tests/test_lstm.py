@@ -37,10 +37,13 @@ def test_matches_torch_forward_and_backward(n_layers, with_state):
     ((out_o * w).sum() + h_o.sum() + c_o.square().sum()).backward()
     torch.testing.assert_close(x.grad, x2.grad, atol=1e-6, rtol=1e-5)
     for layer, cell in enumerate(ours.cells):
-        torch.testing.assert_close(cell.lin_x.weight.grad, getattr(ref, f"weight_ih_l{layer}").grad, atol=1e-6, rtol=1e-5)
-        torch.testing.assert_close(cell.lin_h.weight.grad, getattr(ref, f"weight_hh_l{layer}").grad, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(cell.lin_x.weight.grad, getattr(ref, f"weight_ih_l{layer}").grad,
+                                   atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(cell.lin_h.weight.grad, getattr(ref, f"weight_hh_l{layer}").grad,
+                                   atol=1e-6, rtol=1e-5)
         # lin_h.bias stands for bias_ih + bias_hh, so its gradient equals each of theirs
-        torch.testing.assert_close(cell.lin_h.bias.grad, getattr(ref, f"bias_hh_l{layer}").grad, atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(cell.lin_h.bias.grad, getattr(ref, f"bias_hh_l{layer}").grad,
+                                   atol=1e-6, rtol=1e-5)
 
 
 def test_to_torch_round_trip():
@@ -167,11 +170,13 @@ def test_bad_input_errors(x, err, msg):
     ((torch.zeros(2, B, H),), ValueError, r"got 1 tensors"),
     ((torch.zeros(2, B, H),) * 3, ValueError, r"got 3 tensors"),
     ((torch.zeros(B, H), torch.zeros(B, H)), ValueError, r"h must have shape \[n_layers=2, "
-                                                         r"batch_size=3, hidden_size=5\], got \[3, 5\]"),
+                                                         r"batch_size=3, hidden_size=5\], got \[3, "
+                                                         r"5\]"),
     ((torch.zeros(2, B + 1, H), torch.zeros(2, B, H)), ValueError, r"h must have shape .*got \[2, "
                                                                    r"4, 5\]"),
     ((torch.zeros(2, B, H), torch.zeros(2, B, H + 1)), ValueError, r"c must have shape "
-                                                                   r".*hidden_size=5\], got \[2, 3, 6\]"),
+                                                                   r".*hidden_size=5\], got \[2, "
+                                                                   r"3, 6\]"),
 ])
 def test_bad_state_errors(state, err, msg):
     with pytest.raises(err, match=msg):

@@ -88,7 +88,8 @@ def test_execute_tool_stores_outputs_and_widget_state(tmp_path):
     nbformat.write(bad, bad_path)
     bad_before = bad_path.read_text()
 
-    proc = subprocess.run([sys.executable, str(booktoc.ROOT / "tools" / "execute.py"), "--size", "full",
+    proc = subprocess.run([sys.executable, str(booktoc.ROOT / "tools" / "execute.py"), "--size",
+                           "full",
                            "--device", "cpu", str(good_path), str(bad_path)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stdout + proc.stderr  # the bad one failed
@@ -98,7 +99,8 @@ def test_execute_tool_stores_outputs_and_widget_state(tmp_path):
     nb = nbformat.read(good_path, as_version=4)
     assert [c.execution_count for c in nb.cells] == [1, 2]
     assert nb.cells[0].outputs[0].text.split("\n")[:2] == [str(good_path.parent), "full cpu"]
-    views = [o.data[WIDGET_VIEW]["model_id"] for o in nb.cells[1].outputs if WIDGET_VIEW in o.get("data", {})]
+    views = [o.data[WIDGET_VIEW]["model_id"] for o in nb.cells[1].outputs
+             if WIDGET_VIEW in o.get("data", {})]
     state = nb.metadata["widgets"][WIDGET_STATE]["state"]
     assert len(views) == 1 and views[0] in state
     assert state[views[0]]["state"]["value"] == 3

@@ -72,7 +72,8 @@ def test_step_jacobian_matches_autograd():
     x, h = torch.randn(1, 3, dtype=torch.float64), torch.randn(4, dtype=torch.float64)
     (h_next,) = cell(x, h.unsqueeze(0))
     want = torch.autograd.functional.jacobian(lambda hp: cell(x, hp.unsqueeze(0))[0][0], h)
-    assert torch.allclose(rnn_step_jacobian(h_next[0].detach(), cell.lin_h.weight.detach()), want, atol=1e-12)
+    assert torch.allclose(rnn_step_jacobian(h_next[0].detach(), cell.lin_h.weight.detach()), want,
+                          atol=1e-12)
 
 
 def test_jacobian_product_equals_autograd_gradient():
@@ -139,9 +140,11 @@ def test_gradient_norms_work_for_the_hyperlstm_too():
     from lstm_edu import HyperLSTM
 
     torch.manual_seed(0)
-    norms = initial_state_gradient_norms(HyperLSTM(3, 8, 4, 2, 2), torch.randn(6, 2, 3), distances=[1, 6])
+    norms = initial_state_gradient_norms(HyperLSTM(3, 8, 4, 2, 2), torch.randn(6, 2, 3),
+                                         distances=[1, 6])
     assert set(norms) == {"distance", "h", "c", "h_hat", "c_hat"}
-    assert all(norms[k].shape == (2, 2) and bool(torch.isfinite(norms[k]).all()) for k in ("h", "c", "h_hat", "c_hat"))
+    assert all(norms[k].shape == (2, 2) and bool(torch.isfinite(norms[k]).all())
+               for k in ("h", "c", "h_hat", "c_hat"))
     # (at the paper's initialisation the hyper state does not yet affect the output, so its gradient
     # may be 0)
     assert bool((norms["h"] > 0).all()) and bool((norms["c"] > 0).all())

@@ -78,7 +78,8 @@ def test_bits_per_char_carries_state_across_chunks():
         total, count = 0.0, 0
         for x, y in char_batches(ids, 3, 7):
             logits, _ = model(x)
-            total += nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
+            total += nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(),
+                                                 reduction="sum").item()
             count += y.numel()
         state_free = total / count / math.log(2)
     assert abs(state_free - chunked) > 1e-3
@@ -88,8 +89,10 @@ def test_train_char_lm_learns_a_repetitive_text_and_samples_it(capsys):
     vocab = CharVocab.from_text(TEXT)
     ids = vocab.encode(TEXT)
     model = small_lm(len(vocab))
-    hist = train_char_lm(model, ids[:1200], ids[1200:], steps=150, batch_size=8, n_steps=20, lr=1e-2,
-                         device="cpu", eval_every=50, sample_every=75, vocab=vocab, sample_length=30,
+    hist = train_char_lm(model, ids[:1200], ids[1200:], steps=150, batch_size=8, n_steps=20,
+                         lr=1e-2,
+                         device="cpu", eval_every=50, sample_every=75, vocab=vocab,
+                         sample_length=30,
                          progress=False)
     assert hist["val_step"] == [0, 50, 100, 150]
     assert hist["val_bpc"][0] > 3.0 and hist["val_bpc"][-1] < 0.5
@@ -127,7 +130,8 @@ def test_checkpoint_round_trip_with_weights_only(tmp_path):
             p.add_(1.0)
     fresh_opt = torch.optim.Adam(fresh.parameters())
     extra = load_checkpoint(path, fresh, fresh_opt)
-    assert extra == {"vocab": vocab.chars, "config": {"hidden": 16}, "history": {"val_bpc": [4.1, 2.0]}}
+    assert extra == {"vocab": vocab.chars, "config": {"hidden": 16},
+                     "history": {"val_bpc": [4.1, 2.0]}}
     ids = vocab.encode("the mat").unsqueeze(1)
     assert torch.equal(fresh(ids)[0], model(ids)[0])
     assert fresh_opt.state_dict()["state"].keys() == opt.state_dict()["state"].keys()
@@ -149,7 +153,8 @@ def test_fit_trains_a_sequence_regressor():
     model = SequenceRegressor(LSTM(2, 16, 1))
     gen = torch.Generator().manual_seed(0)
     eval_batch = adding_problem(6, 256, torch.Generator().manual_seed(1))
-    hist = fit(model, lambda step: adding_problem(6, 64, gen), steps=300, lr=1e-2, eval_batch=eval_batch,
+    hist = fit(model, lambda step: adding_problem(6, 64, gen), steps=300, lr=1e-2,
+               eval_batch=eval_batch,
                eval_every=100, device="cpu", progress=False)
     assert hist["eval_step"] == [0, 100, 200, 300]
     assert len(hist["loss"]) == 300
@@ -220,7 +225,8 @@ def test_cosine_schedule_ends_at_a_tenth_and_bad_names_are_refused():
 
 def test_last_fifth_improvement():
     assert last_fifth_improvement([0, 100], [2.0, 1.0]) == pytest.approx((1.2 - 1.0) / 1.2)
-    assert last_fifth_improvement([0, 50, 80, 100], [4.0, 2.0, 1.5, 1.47]) == pytest.approx(0.03 / 1.5)
+    assert last_fifth_improvement([0, 50, 80, 100],
+                                  [4.0, 2.0, 1.5, 1.47]) == pytest.approx(0.03 / 1.5)
     assert last_fifth_improvement([0, 10, 20], [3.0, 3.0, 3.0]) == 0.0
     with pytest.raises(ValueError, match="two"):
         last_fifth_improvement([0], [1.0])

@@ -193,7 +193,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"{seconds:.1f} s", flush=True)
     if failed:
-        print(f"{len(failed)} notebook(s) failed: {', '.join(p.name for p in failed)}", file=sys.stderr)
+        print(f"{len(failed)} notebook(s) failed: {', '.join(p.name for p in failed)}",
+              file=sys.stderr)
         return 1
     return 0
 

@@ -75,7 +75,8 @@ def as_reference_hyper_lstm(model: nn.Module) -> HyperLSTM:
     if isinstance(model, HyperLSTM):
         return model
     try:
-        ref = HyperLSTM(model.input_size, model.hidden_size, model.hyper_size, model.n_z, model.n_layers)
+        ref = HyperLSTM(model.input_size, model.hidden_size, model.hyper_size, model.n_z,
+                        model.n_layers)
         ref.load_state_dict(model.state_dict())
     except (AttributeError, RuntimeError, TypeError) as e:
         raise TypeError("expected a HyperLSTM or a drop-in with the same parameters, got "
@@ -186,7 +187,8 @@ def weight_change(d: torch.Tensor, w_d: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def gate_weight_changes(model: nn.Module, trace: HyperTrace, which: str = "h", batch_index: int = 0) -> torch.Tensor:
+def gate_weight_changes(model: nn.Module, trace: HyperTrace, which: str = "h",
+                        batch_index: int = 0) -> torch.Tensor:
     r""":math:`\lVert W_{which}^k(t) - W_{which}^k(t-1) \rVert_F` for every step, layer and gate of one sequence.
 
     ``which`` is ``"h"`` (the recurrent weights, scaled by ``d_h``) or ``"x"`` (input weights,

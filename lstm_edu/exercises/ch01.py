@@ -28,7 +28,8 @@ def check_rnn_step_jacobian(fn: Callable[[torch.Tensor, torch.Tensor], torch.Ten
         (h_t,) = cell(x, h_prev)
         h_t = h_t[0].detach()
         w_hh = cell.lin_h.weight.detach()
-        want = torch.autograd.functional.jacobian(lambda hp: cell(x, hp.unsqueeze(0))[0][0], h_prev[0])
+        want = torch.autograd.functional.jacobian(lambda hp: cell(x, hp.unsqueeze(0))[0][0],
+                                                  h_prev[0])
         got = readable("J", attempt(fn, h_t.clone(), w_hh.clone(), what="your function"))
         if isinstance(got, torch.Tensor) and got.shape == want.shape:
             got = got.double()

@@ -90,7 +90,8 @@ def check_temperature_probs(fn: Callable[[torch.Tensor, float], torch.Tensor]) -
                        "overflows; "
                        "subtract the largest logit first, or use torch.softmax")
         got = readable("your answer at temperature 0.01", got)
-        compare("probs at temperature 0.01", got, torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64), atol=1e-6)
+        compare("probs at temperature 0.01", got,
+                torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64), atol=1e-6)
 
     return run_checker("temperature_probs", body)
 

@@ -94,12 +94,15 @@ def check_weight_change(fn) -> bool:
         if torch.allclose(got, (dd[:, :n_in].pow(2) * col_sq).sum(-1).sqrt(), rtol=1e-4, atol=1e-5):
             raise Hint("d scales the rows of W_d (d_i multiplies row i), so use the row norms: "
                        "w_d.pow(2).sum(dim=1)")
-        if torch.allclose(got, (dd.abs() * w_d.pow(2).sum(dim=1).sqrt()).sum(-1), rtol=1e-4, atol=1e-5):
+        if torch.allclose(got, (dd.abs() * w_d.pow(2).sum(dim=1).sqrt()).sum(-1), rtol=1e-4,
+                          atol=1e-5):
             raise Hint("that adds the rows' norms; the Frobenius norm adds their *squares* and "
                        "takes one "
                        "square root at the end: sqrt(Σ_i (Δd_i)² ‖row i‖²)")
-        if torch.allclose(got, (dd.pow(2) * w_d.abs().sum(dim=1)).sum(-1).sqrt(), rtol=1e-4, atol=1e-5) or \
-                torch.allclose(got, (dd.pow(2) * w_d.pow(2).sum(dim=1).sqrt()).sum(-1).sqrt(), rtol=1e-4, atol=1e-5):
+        if torch.allclose(got, (dd.pow(2) * w_d.abs().sum(dim=1)).sum(-1).sqrt(), rtol=1e-4,
+                          atol=1e-5) or \
+                torch.allclose(got, (dd.pow(2) * w_d.pow(2).sum(dim=1).sqrt()).sum(-1).sqrt(),
+                               rtol=1e-4, atol=1e-5):
             raise Hint("weight each squared change by the *squared* Euclidean norm of the row: "
                        "w_d.pow(2).sum(dim=1)")
         compare("weight_change(d, w_d)", got, want, atol=1e-5, rtol=1e-4,
@@ -110,7 +113,8 @@ def check_weight_change(fn) -> bool:
         d2 = torch.randn(7, 4, generator=g)
         w2 = torch.randn(4, 64, generator=g)
         compare("weight_change(d, w_d) on a second example (d [7, 4], w_d [4, 64])",
-                attempt(fn, d2.clone(), w2.clone(), what="your weight_change(d, w_d)"), _explicit(d2, w2),
+                attempt(fn, d2.clone(), w2.clone(), what="your weight_change(d, w_d)"),
+                _explicit(d2, w2),
                 atol=1e-4, rtol=1e-4, hint="does your code assume particular sizes?")
         built = _matrices_built(fn, d2.clone(), w2.clone())
         if built is not None and (built[0] > 4 or built[1] >= 2 * w2.numel()):

@@ -21,7 +21,8 @@ from . import Hint, attempt, compare, run_checker
 
 
 def reference_pointwise_backward(act: torch.Tensor, c_prev: torch.Tensor, tanh_c: torch.Tensor,
-                                 dh: torch.Tensor, dc: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+                                 dh: torch.Tensor, dc: torch.Tensor) -> Tuple[torch.Tensor,
+                                                                              torch.Tensor]:
     """The answer, written out (the same equations as ``LSTMLayerFunction.backward``, one step)."""
     i, f, g, o = act.chunk(4, dim=1)
     dc = dc + dh * o * (1 - tanh_c * tanh_c)  # c_t reaches the loss through h_t too
@@ -73,7 +74,8 @@ def check_pointwise_backward(fn: Callable[..., Tuple[torch.Tensor, torch.Tensor]
                         "f": "d pre_f = dc_t ⊙ c_{t-1} ⊙ σ(f)(1 - σ(f))",
                         "g": "d pre_g = dc_t ⊙ σ(i) ⊙ (1 - tanh²(g)): g is a tanh, not a sigmoid",
                         "o": "d pre_o = dh ⊙ tanh(c_t) ⊙ σ(o)(1 - σ(o))"}[name]
-                compare(f"the {name} quarter of d_gates", part, want, atol=1e-8, rtol=1e-6, hint=hint)
+                compare(f"the {name} quarter of d_gates", part, want, atol=1e-8, rtol=1e-6,
+                        hint=hint)
         compare("d_gates", d_gates, want_gates, atol=1e-8, rtol=1e-6)
         inputs, want_gates, want_c = _case(seed=1, batch=2, hidden=3)  # another size
         got = attempt(fn, *inputs, what="your backward")

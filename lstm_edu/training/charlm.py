@@ -34,7 +34,8 @@ class CharLM(nn.Module):
     ``[n_layers, B, H]``), to be fed back in with the next chunk of the same texts.
     """
 
-    def __init__(self, rnn: nn.Module, vocab_size: int, embed_size: int, hidden_size: Optional[int] = None):
+    def __init__(self, rnn: nn.Module, vocab_size: int, embed_size: int,
+                 hidden_size: Optional[int] = None):
         super().__init__()
         rnn_in = getattr(rnn, "input_size", embed_size)
         if rnn_in != embed_size:
@@ -45,7 +46,8 @@ class CharLM(nn.Module):
         self.rnn = rnn
         self.head = nn.Linear(_hidden_size(rnn, hidden_size), vocab_size)
 
-    def forward(self, ids: torch.Tensor, state: Optional[Sequence[torch.Tensor]] = None) -> Tuple[torch.Tensor, State]:
+    def forward(self, ids: torch.Tensor,
+                state: Optional[Sequence[torch.Tensor]] = None) -> Tuple[torch.Tensor, State]:
         if ids.dim() != 2:
             raise ValueError(f"ids must be [n_steps, batch_size], got shape {list(ids.shape)}")
         x = self.embed(ids)  # [T, B, E]
@@ -77,7 +79,8 @@ def bits_per_char(model: CharLM, ids: torch.Tensor, batch_size: int = 16, n_step
 
 
 @torch.no_grad()
-def sample(model: CharLM, vocab: CharVocab, prompt: str = "\n", length: int = 200, temperature: float = 1.0,
+def sample(model: CharLM, vocab: CharVocab, prompt: str = "\n", length: int = 200,
+           temperature: float = 1.0,
            generator: Optional[torch.Generator] = None) -> str:
     """Generate ``length`` characters after ``prompt``; returns only the generated characters.
 
@@ -108,7 +111,8 @@ def sample(model: CharLM, vocab: CharVocab, prompt: str = "\n", length: int = 20
 
 
 @torch.no_grad()
-def top_next_chars(model: CharLM, vocab: CharVocab, text: str, k: int = 5) -> Tuple[torch.Tensor, torch.Tensor]:
+def top_next_chars(model: CharLM, vocab: CharVocab, text: str, k: int = 5) -> Tuple[torch.Tensor,
+                                                                                    torch.Tensor]:
     """For every position of ``text``, the ``k`` most likely next characters and their probabilities.
 
     Returns ``(ids [len(text), k], probs [len(text), k])`` on the CPU.

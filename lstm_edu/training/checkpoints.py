@@ -12,7 +12,8 @@ from torch import nn
 from .common import _model_device
 
 
-def save_checkpoint(path: Union[str, Path], model: nn.Module, optimizer: Optional[torch.optim.Optimizer] = None,
+def save_checkpoint(path: Union[str, Path], model: nn.Module,
+                    optimizer: Optional[torch.optim.Optimizer] = None,
                     **extra: Any) -> Path:
     """Save ``model``'s weights (and the optimizer's state) with anything else in ``extra``.
 
@@ -30,7 +31,8 @@ def save_checkpoint(path: Union[str, Path], model: nn.Module, optimizer: Optiona
     return path
 
 
-def load_checkpoint(path: Union[str, Path], model: nn.Module, optimizer: Optional[torch.optim.Optimizer] = None,
+def load_checkpoint(path: Union[str, Path], model: nn.Module,
+                    optimizer: Optional[torch.optim.Optimizer] = None,
                     map_location: Union[str, torch.device, None] = None) -> Dict[str, Any]:
     """Load weights saved by :func:`save_checkpoint` into ``model`` (and ``optimizer``); return ``extra``.
 

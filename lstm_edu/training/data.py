@@ -74,7 +74,8 @@ class CharVocab:
     def encode(self, text: str) -> torch.Tensor:
         """``text`` (length ``N``) -> ``LongTensor [N]``. Unknown characters raise a ``ValueError``."""
         codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)  # one code point each
-        table = np.full(max(max(map(ord, self.chars)), int(codes.max(initial=0))) + 1, -1, dtype=np.int64)
+        table = np.full(max(max(map(ord, self.chars)), int(codes.max(initial=0))) + 1, -1,
+                        dtype=np.int64)
         table[[ord(ch) for ch in self.chars]] = np.arange(len(self.chars))
         ids = table[codes]
         if not (ids >= 0).all():
@@ -89,7 +90,8 @@ class CharVocab:
         return "".join(self.chars[i] for i in ids)
 
 
-def train_val_split(ids: torch.Tensor, val_fraction: float = 0.1) -> Tuple[torch.Tensor, torch.Tensor]:
+def train_val_split(ids: torch.Tensor, val_fraction: float = 0.1) -> Tuple[torch.Tensor,
+                                                                           torch.Tensor]:
     """Split a 1-d sequence into a training part and the last ``val_fraction`` as validation.
 
     The split is contiguous (not shuffled): validation text is text the model has never seen,
@@ -115,7 +117,8 @@ def char_streams(ids: torch.Tensor, batch_size: int, offset: int = 0) -> torch.T
 
 
 def char_batches(ids: torch.Tensor, batch_size: int, n_steps: int,
-                 generator: Optional[torch.Generator] = None) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+                 generator: Optional[torch.Generator] = None) -> Iterator[Tuple[torch.Tensor,
+                                                                                torch.Tensor]]:
     """One pass over ``ids`` for truncated backpropagation through time.
 
     Yields ``(x, y)``, each ``LongTensor [n_steps, batch_size]`` (the last batch may be shorter in
@@ -197,7 +200,8 @@ def sequence_windows(series: torch.Tensor, n_steps: int, horizon: int = 1,
 
 
 def adding_problem(n_steps: int, batch_size: int,
-                   generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+                   generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor,
+                                                                         torch.Tensor]:
     """The adding problem: remember two marked numbers across ``n_steps`` steps and add them.
 
     Returns ``x [n_steps, batch_size, 2]`` and ``y [batch_size, 1]``. Feature 0 is a random number

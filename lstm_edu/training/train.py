@@ -56,7 +56,8 @@ class NonFiniteLoss(RuntimeError):
         self.step, self.last_good, self.history = step, last_good, history
 
 
-def _check_finite(loss: torch.Tensor, step: int, last_good: Optional[float], hist: Dict[str, Any]) -> float:
+def _check_finite(loss: torch.Tensor, step: int, last_good: Optional[float],
+                  hist: Dict[str, Any]) -> float:
     value = loss.item()
     if not math.isfinite(value):
         raise NonFiniteLoss(step, last_good, hist)
@@ -125,12 +126,15 @@ class SequenceRegressor(nn.Module):
         return self.head(out[-1])  # [batch, O]
 
 
-def fit(model: nn.Module, make_batch: Callable[[int], Tuple[torch.Tensor, torch.Tensor]], *, steps: int,
+def fit(model: nn.Module, make_batch: Callable[[int], Tuple[torch.Tensor, torch.Tensor]], *,
+        steps: int,
         lr: float = 1e-3, clip: Optional[float] = 1.0,
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.mse_loss,
         eval_batch: Optional[Tuple[torch.Tensor, torch.Tensor]] = None, eval_every: int = 50,
-        device: Union[str, torch.device, None] = None, optimizer: Optional[torch.optim.Optimizer] = None,
-        schedule: str = "constant", progress: bool = True, desc: str = "training") -> Dict[str, List[float]]:
+        device: Union[str, torch.device, None] = None,
+        optimizer: Optional[torch.optim.Optimizer] = None,
+        schedule: str = "constant", progress: bool = True,
+        desc: str = "training") -> Dict[str, List[float]]:
     """Train ``model`` with Adam on batches ``make_batch(step) -> (x, y)`` for ``steps`` steps.
 
     ``model(x)`` must return a tensor shaped like ``y``; the loss is ``loss_fn(model(x), y)``.
@@ -180,7 +184,8 @@ def fit(model: nn.Module, make_batch: Callable[[int], Tuple[torch.Tensor, torch.
             if step % eval_every == 0 or step == steps:
                 evaluate(step)
                 if hist["eval_loss"]:
-                    bar.set_postfix(loss=f"{hist['loss'][-1]:.4f}", eval=f"{hist['eval_loss'][-1]:.4f}")
+                    bar.set_postfix(loss=f"{hist['loss'][-1]:.4f}",
+                                    eval=f"{hist['eval_loss'][-1]:.4f}")
     except KeyboardInterrupt:
         _interrupted(hist, step, bar)
     finally:
@@ -192,9 +197,11 @@ def fit(model: nn.Module, make_batch: Callable[[int], Tuple[torch.Tensor, torch.
 def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torch.Tensor] = None, *,
                   steps: int, batch_size: int = 32, n_steps: int = 100, lr: float = 2e-3,
                   clip: Optional[float] = 1.0, device: Union[str, torch.device, None] = None,
-                  eval_every: int = 100, val_max_chars: Optional[int] = None, val_batch_size: int = 16,
+                  eval_every: int = 100, val_max_chars: Optional[int] = None,
+                  val_batch_size: int = 16,
                   sample_every: Optional[int] = None, vocab: Optional[CharVocab] = None,
-                  sample_prompt: Optional[str] = None, sample_length: int = 200, sample_temperature: float = 0.8,
+                  sample_prompt: Optional[str] = None, sample_length: int = 200,
+                  sample_temperature: float = 0.8,
                   print_samples: bool = True, seed: int = 0,
                   optimizer: Optional[torch.optim.Optimizer] = None, schedule: str = "constant",
                   progress: bool = True, desc: str = "char LM") -> Dict[str, Any]:
@@ -226,7 +233,8 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
     opt = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     sample_gen = torch.Generator().manual_seed(seed + 1)
-    hist: Dict[str, Any] = {"step": [], "train_bpc": [], "grad_norm": [], "val_step": [], "val_bpc": [],
+    hist: Dict[str, Any] = {"step": [], "train_bpc": [], "grad_norm": [], "val_step": [],
+                            "val_bpc": [],
                             "samples": [], "seconds": 0.0, "chars_per_second": 0.0}
     if sample_every is not None and vocab is None:
         raise ValueError("sample_every needs vocab=... to decode the samples")
@@ -234,7 +242,8 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
     def evaluate(step: int) -> None:
         if val_ids is not None:
             hist["val_step"].append(step)
-            hist["val_bpc"].append(bits_per_char(model, val_ids, val_batch_size, n_steps, val_max_chars))
+            hist["val_bpc"].append(bits_per_char(model, val_ids, val_batch_size, n_steps,
+                                                 val_max_chars))
 
     if sample_prompt is None and vocab is not None:
         sample_prompt = "\n" if "\n" in vocab.stoi else vocab.decode(train_ids[:1])
@@ -271,7 +280,8 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
             value = _check_finite(loss, step, last_good, hist)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            norm = nn.utils.clip_grad_norm_(model.parameters(), clip if clip is not None else float("inf"))
+            norm = nn.utils.clip_grad_norm_(model.parameters(), clip if clip is not None
+                                            else float("inf"))
             opt.step()
             state = detach_state(state)
             hist["step"].append(step)
@@ -282,7 +292,8 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
             if step % eval_every == 0 or step == steps:
                 evaluate(step)
                 if hist["val_bpc"]:
-                    bar.set_postfix(train_bpc=f"{hist['train_bpc'][-1]:.3f}", val_bpc=f"{hist['val_bpc'][-1]:.3f}")
+                    bar.set_postfix(train_bpc=f"{hist['train_bpc'][-1]:.3f}",
+                                    val_bpc=f"{hist['val_bpc'][-1]:.3f}")
             if sample_every is not None and (step % sample_every == 0 or step == steps):
                 take_sample(step, bar)
     except KeyboardInterrupt:
