@@ -77,8 +77,8 @@ def test_best_cells_finds_a_planted_unit():
     c = torch.randn(2, T, 1, 8, generator=torch.Generator().manual_seed(0)) * 0.1
     c[1, :, 0, 3] += feats["inside quotes"]          # layer 1, unit 3 tracks quotes
     rec = {"c": c}
-    found = {name: (layer, unit, r) for name, layer, unit,
-             r in best_cells(rec, {"inside quotes": feats["inside quotes"]})}
+    found = {name: (layer, unit, r)
+             for name, layer, unit, r in best_cells(rec, {"inside quotes": feats["inside quotes"]})}
     layer, unit, r = found["inside quotes"]
     assert (layer, unit) == (1, 3) and r > 0.9
 

@@ -36,15 +36,15 @@ def check_saturation(fn: Callable[[torch.Tensor], tuple]) -> bool:
             if isinstance(got, torch.Tensor) and got.shape == want.shape and got.dtype == torch.bool:
                 raise Hint(f"{name} is boolean: convert with .float() before taking the mean")
         if isinstance(left, torch.Tensor) and isinstance(right, torch.Tensor) and left.shape == want_left.shape:
-            if torch.allclose(left.float(), want_right) and torch.allclose(right.float(),
-                                                                           want_left):
+            if (torch.allclose(left.float(), want_right)
+                    and torch.allclose(right.float(), want_left)):
                 raise Hint("left and right are swapped: left-saturated means close to 0 (gate < "
                            "0.1)")
             strict = (gate <= 0.1).float().mean(0), (gate >= 0.9).float().mean(0)
             if torch.allclose(left.float(), strict[0]) or torch.allclose(right.float(), strict[1]):
                 raise Hint("a value exactly at 0.1 or 0.9 is not saturated: use < 0.1 and > 0.9")
-            if torch.allclose(left.float(), want_left * 40) or torch.allclose(right.float(),
-                                                                              want_right * 40):
+            if (torch.allclose(left.float(), want_left * 40)
+                    or torch.allclose(right.float(), want_right * 40)):
                 raise Hint("those are counts; divide by the number of positions to get fractions")
         compare("left", left, want_left, hint="(gate < 0.1).float().mean(dim=0)")
         compare("right", right, want_right, hint="(gate > 0.9).float().mean(dim=0)")

@@ -82,8 +82,8 @@ def _test_cell(seed: int = 7) -> HyperLSTMCell:
 def _all_close(got, want) -> bool:
     """Every tensor in ``got`` has the shape and (within tolerance) the values of the one in ``want``."""
     return all(isinstance(gv, torch.Tensor) and gv.shape == wv.shape
-               and torch.allclose(gv.detach().float(), wv, atol=1e-5, rtol=1e-4) for gv,
-               wv in zip(got, want))
+               and torch.allclose(gv.detach().float(), wv, atol=1e-5, rtol=1e-4)
+               for gv, wv in zip(got, want))
 
 
 def check_hyper_step(fn: Callable[..., States]) -> bool:
@@ -97,10 +97,10 @@ def check_hyper_step(fn: Callable[..., States]) -> bool:
         g = torch.Generator().manual_seed(7)
         batch = 2
         x = torch.randn(batch, cell.input_size, generator=g)
-        h, c = torch.randn(batch, cell.hidden_size,
-                           generator=g), torch.randn(batch, cell.hidden_size, generator=g)
-        h_hat, c_hat = torch.randn(batch, cell.hyper_size,
-                                   generator=g), torch.randn(batch, cell.hyper_size, generator=g)
+        h = torch.randn(batch, cell.hidden_size, generator=g)
+        c = torch.randn(batch, cell.hidden_size, generator=g)
+        h_hat = torch.randn(batch, cell.hyper_size, generator=g)
+        c_hat = torch.randn(batch, cell.hyper_size, generator=g)
         with torch.no_grad():
             want = cell(x, h, c, h_hat, c_hat)
             got = attempt(fn, cell, x, h, c, h_hat, c_hat, what="your step")

@@ -21,8 +21,8 @@ from . import Hint, attempt, compare, run_checker
 
 
 def reference_pointwise_backward(act: torch.Tensor, c_prev: torch.Tensor, tanh_c: torch.Tensor,
-                                 dh: torch.Tensor, dc: torch.Tensor) -> Tuple[torch.Tensor,
-                                                                              torch.Tensor]:
+                                 dh: torch.Tensor, dc: torch.Tensor
+                                 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """The answer, written out (the same equations as ``LSTMLayerFunction.backward``, one step)."""
     i, f, g, o = act.chunk(4, dim=1)
     dc = dc + dh * o * (1 - tanh_c * tanh_c)  # c_t reaches the loss through h_t too

@@ -90,8 +90,8 @@ class CharVocab:
         return "".join(self.chars[i] for i in ids)
 
 
-def train_val_split(ids: torch.Tensor, val_fraction: float = 0.1) -> Tuple[torch.Tensor,
-                                                                           torch.Tensor]:
+def train_val_split(ids: torch.Tensor,
+                    val_fraction: float = 0.1) -> Tuple[torch.Tensor, torch.Tensor]:
     """Split a 1-d sequence into a training part and the last ``val_fraction`` as validation.
 
     The split is contiguous (not shuffled): validation text is text the model has never seen,
@@ -117,8 +117,8 @@ def char_streams(ids: torch.Tensor, batch_size: int, offset: int = 0) -> torch.T
 
 
 def char_batches(ids: torch.Tensor, batch_size: int, n_steps: int,
-                 generator: Optional[torch.Generator] = None) -> Iterator[Tuple[torch.Tensor,
-                                                                                torch.Tensor]]:
+                 generator: Optional[torch.Generator] = None
+                 ) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
     """One pass over ``ids`` for truncated backpropagation through time.
 
     Yields ``(x, y)``, each ``LongTensor [n_steps, batch_size]`` (the last batch may be shorter in
@@ -200,8 +200,8 @@ def sequence_windows(series: torch.Tensor, n_steps: int, horizon: int = 1,
 
 
 def adding_problem(n_steps: int, batch_size: int,
-                   generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor,
-                                                                         torch.Tensor]:
+                   generator: Optional[torch.Generator] = None
+                   ) -> Tuple[torch.Tensor, torch.Tensor]:
     """The adding problem: remember two marked numbers across ``n_steps`` steps and add them.
 
     Returns ``x [n_steps, batch_size, 2]`` and ``y [batch_size, 1]``. Feature 0 is a random number
