@@ -74,7 +74,8 @@ def pick(quick: T, full: T, medium: Optional[T] = None) -> T:
 
 
 def seed_everything(seed: int = 0) -> None:
-    """Seed Python's and torch's generators (CPU and every GPU) so a chapter reproduces on one device."""
+    """Seed Python's and torch's generators (CPU and every GPU) so a chapter reproduces on one
+    device."""
     random.seed(seed)
     torch.manual_seed(seed)
 

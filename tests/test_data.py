@@ -1,4 +1,5 @@
-"""Tests for lstm_edu.training.data: corpora, batching for truncated BPTT, time series, adding problem."""
+"""Tests for lstm_edu.training.data: corpora, batching for truncated BPTT, time series, adding
+problem."""
 
 
 import pytest

@@ -72,7 +72,8 @@ def test_widget_state_saved(entry):
 
 
 def test_execute_tool_stores_outputs_and_widget_state(tmp_path):
-    """tools/execute.py: fresh kernel in the notebook's folder, size/device passed, widget state saved;
+    """tools/execute.py: fresh kernel in the notebook's folder, size/device passed, widget state
+    saved;
     a notebook that raises is left untouched."""
     import subprocess
     import sys

@@ -1,4 +1,5 @@
-"""The plain RNN against torch.nn.RNN, and the gradient helpers against autograd and hand-made Jacobians."""
+"""The plain RNN against torch.nn.RNN, and the gradient helpers against autograd and hand-made
+Jacobians."""
 
 import math
 

@@ -24,7 +24,8 @@ _ENTRY = re.compile(r"^\s*(?:-\s+)?(root|file)\s*:\s*['\"]?([^'\"#\s]+)['\"]?\s*
 
 
 def toc_path(toc: str | os.PathLike | None = None) -> Path:
-    """The toc in use: the argument, else ``$BOOK_TOC`` (set by ``make ... TOC=...``), else ``_toc.yml``."""
+    """The toc in use: the argument, else ``$BOOK_TOC`` (set by ``make ... TOC=...``), else
+    ``_toc.yml``."""
     path = Path(toc or os.environ.get("BOOK_TOC") or DEFAULT_TOC)
     return path if path.is_absolute() else ROOT / path
 

@@ -115,7 +115,8 @@ def rnn_gradient_by_jacobians(cell: RNNCell, x: torch.Tensor,
 
 
 def factor_per_step(distances: Sequence[int], norms: torch.Tensor) -> float:
-    r"""The average factor by which a gradient norm changes per step: :math:`(n_k / n_0)^{1/(d_k - d_0)}`.
+    r"""The average factor by which a gradient norm changes per step: :math:`(n_k / n_0)^{1/(d_k -
+    d_0)}`.
 
     ``distances`` ``[D]`` (increasing) and ``norms`` ``[D]`` (e.g. the median over a batch of one
     entry of :func:`initial_state_gradient_norms`). ``k`` is the farthest distance whose norm is

@@ -86,7 +86,8 @@ def as_reference_hyper_lstm(model: nn.Module) -> HyperLSTM:
 
 
 def as_reference_lstm(model: nn.Module) -> LSTM:
-    """``model`` itself if it is an :class:`LSTM`, else a reference copy (see :func:`as_reference_hyper_lstm`)."""
+    """``model`` itself if it is an :class:`LSTM`, else a reference copy (see
+    :func:`as_reference_hyper_lstm`)."""
     if isinstance(model, LSTM):
         return model
     try:
@@ -165,7 +166,8 @@ def d_change(d: torch.Tensor) -> torch.Tensor:
 
 
 def weight_change(d: torch.Tensor, w_d: torch.Tensor) -> torch.Tensor:
-    r""":math:`\lVert W(t) - W(t-1) \rVert_F` for the effective weight :math:`W(t) = \mathrm{diag}(d_t) W_d`.
+    r""":math:`\lVert W(t) - W(t-1) \rVert_F` for the effective weight :math:`W(t) =
+    \mathrm{diag}(d_t) W_d`.
 
     Row :math:`i` of :math:`W(t)` is :math:`d_{t,i}` times row :math:`i` of :math:`W_d`, so
 
@@ -189,7 +191,8 @@ def weight_change(d: torch.Tensor, w_d: torch.Tensor) -> torch.Tensor:
 
 def gate_weight_changes(model: nn.Module, trace: HyperTrace, which: str = "h",
                         batch_index: int = 0) -> torch.Tensor:
-    r""":math:`\lVert W_{which}^k(t) - W_{which}^k(t-1) \rVert_F` for every step, layer and gate of one sequence.
+    r""":math:`\lVert W_{which}^k(t) - W_{which}^k(t-1) \rVert_F` for every step, layer and gate of
+    one sequence.
 
     ``which`` is ``"h"`` (the recurrent weights, scaled by ``d_h``) or ``"x"`` (input weights,
     ``d_x``). Shapes: returns ``[T, L, 4]`` (gates i, f, g, o); step 0 is ``nan``.
@@ -229,7 +232,8 @@ def saturation_histogram(tanh_c: torch.Tensor, bins: int = 40) -> Tuple[torch.Te
 
 
 def saturation_fraction(tanh_c: torch.Tensor, threshold: float = 0.9) -> float:
-    """The fraction of values with ``|tanh_c| > threshold``: how often the cell is near ±1 (saturated)."""
+    """The fraction of values with ``|tanh_c| > threshold``: how often the cell is near ±1
+    (saturated)."""
     if not 0.0 <= threshold < 1.0:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
     v = tanh_c.detach().float()

@@ -63,7 +63,8 @@ def compare(name: str, got: Any, want: torch.Tensor, atol: float = 1e-5, rtol: f
 
 
 def readable(name: str, got: object) -> object:
-    """A tensor answer detached and on the CPU, or a :class:`Hint` if it is meta, complex, nan or inf.
+    """A tensor answer detached and on the CPU, or a :class:`Hint` if it is meta, complex, nan or
+    inf.
 
     Anything that is not a tensor is returned as it came (:func:`compare` names its type).
     """

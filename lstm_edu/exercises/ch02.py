@@ -19,7 +19,8 @@ def _step(x, h, c, W, b, first="h", order="ifgo"):
 
 
 def check_lstm_step_concat(fn: Callable[..., object]) -> bool:
-    r"""Check ``fn(x, h, c, W, b) -> (h_t, c_t)``: one LSTM step written with the concatenated weight.
+    r"""Check ``fn(x, h, c, W, b) -> (h_t, c_t)``: one LSTM step written with the concatenated
+    weight.
 
     ``x`` ``[B, N_x]``, ``h`` and ``c`` ``[B, N_h]`` (that is, :math:`h_{t-1}` and :math:`c_{t-1}`),
     ``W`` ``[4 N_h, N_h + N_x]`` acting on :math:`[h_{t-1}, x_t]` (``h`` first, as in labml.ai's

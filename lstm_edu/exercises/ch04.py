@@ -55,7 +55,8 @@ def check_bits_per_char(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def check_temperature_probs(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> bool:
-    r"""Check ``fn(logits, temperature) -> probs``: :math:`p_k = e^{z_k/\tau} / \sum_j e^{z_j/\tau}`.
+    r"""Check ``fn(logits, temperature) -> probs``: :math:`p_k = e^{z_k/\tau} / \sum_j
+    e^{z_j/\tau}`.
 
     ``logits`` ``[V]`` (one step's scores ``z``), ``temperature`` :math:`\tau > 0`; ``probs``
     ``[V]``.

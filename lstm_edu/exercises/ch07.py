@@ -80,7 +80,8 @@ def _test_cell(seed: int = 7) -> HyperLSTMCell:
 
 
 def _all_close(got, want) -> bool:
-    """Every tensor in ``got`` has the shape and (within tolerance) the values of the one in ``want``."""
+    """Every tensor in ``got`` has the shape and (within tolerance) the values of the one in
+    ``want``."""
     return all(isinstance(gv, torch.Tensor) and gv.shape == wv.shape
                and torch.allclose(gv.detach().float(), wv, atol=1e-5, rtol=1e-4)
                for gv, wv in zip(got, want))

@@ -113,7 +113,8 @@ def sample(model: CharLM, vocab: CharVocab, prompt: str = "\n", length: int = 20
 @torch.no_grad()
 def top_next_chars(model: CharLM, vocab: CharVocab, text: str,
                    k: int = 5) -> Tuple[torch.Tensor, torch.Tensor]:
-    """For every position of ``text``, the ``k`` most likely next characters and their probabilities.
+    """For every position of ``text``, the ``k`` most likely next characters and their
+    probabilities.
 
     Returns ``(ids [len(text), k], probs [len(text), k])`` on the CPU.
     """

@@ -34,7 +34,8 @@ def save_checkpoint(path: Union[str, Path], model: nn.Module,
 def load_checkpoint(path: Union[str, Path], model: nn.Module,
                     optimizer: Optional[torch.optim.Optimizer] = None,
                     map_location: Union[str, torch.device, None] = None) -> Dict[str, Any]:
-    """Load weights saved by :func:`save_checkpoint` into ``model`` (and ``optimizer``); return ``extra``.
+    """Load weights saved by :func:`save_checkpoint` into ``model`` (and ``optimizer``); return
+    ``extra``.
 
     Uses ``torch.load(path, weights_only=True)``: a checkpoint can only contain tensors and plain
     values, so loading a file from elsewhere cannot execute code. ``map_location`` defaults to the

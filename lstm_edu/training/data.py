@@ -1,4 +1,5 @@
-"""Data for the book's experiments: real corpora and time series that need no download, and toy tasks.
+"""Data for the book's experiments: real corpora and time series that need no download, and toy
+tasks.
 
 Everything here returns plain tensors in the book's time-major convention (``[n_steps, batch,
 ...]``, like :class:`lstm_edu.LSTM`), so any recurrent network with the ``rnn(x, state) -> (out,
@@ -104,7 +105,8 @@ def train_val_split(ids: torch.Tensor,
 
 
 def char_streams(ids: torch.Tensor, batch_size: int, offset: int = 0) -> torch.Tensor:
-    """Cut ``ids [N]`` (from ``offset`` on) into ``batch_size`` contiguous streams: ``[L, batch_size]``.
+    """Cut ``ids [N]`` (from ``offset`` on) into ``batch_size`` contiguous streams: ``[L,
+    batch_size]``.
 
     Column ``b`` is the ``b``-th piece of the text, so row ``t + 1`` continues row ``t`` in every
     column: that is what lets a training loop carry the recurrent state from one batch to the next.

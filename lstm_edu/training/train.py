@@ -90,7 +90,8 @@ def last_fifth_improvement(steps: Sequence[float], values: Sequence[float]) -> f
 
 
 def _lr_factor(schedule: str, step: int, steps: int) -> float:
-    """Learning-rate multiplier at ``step`` (1-based) of ``steps``: constant, or a cosine from 1 to 0.1."""
+    """Learning-rate multiplier at ``step`` (1-based) of ``steps``: constant, or a cosine from 1 to
+    0.1."""
     if schedule == "constant":
         return 1.0
     if schedule == "cosine":
