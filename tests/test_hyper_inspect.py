@@ -30,7 +30,8 @@ def test_trace_agrees_with_forward(hyper):
 
 
 def test_recorded_d_reproduce_the_cell_state(hyper):
-    """Rebuild c_t from the recorded d's with the paper's equations: the d's must be the ones used."""
+    """Rebuild c_t from the recorded d's with the paper's equations: the d's must be the ones
+    used."""
     x = torch.randn(T, B, N_x)
     tr = hi.trace_hyper_lstm(hyper, x)
     with torch.no_grad():
@@ -43,7 +44,8 @@ def test_recorded_d_reproduce_the_cell_state(hyper):
                     # diag(d_h) W_hd, built explicitly
                     w_h = tr.d_h[t, layer, k][:, :, None] * cell.w_h[k]
                     w_x = tr.d_x[t, layer, k][:, :, None] * cell.w_x[k]
-                    y = (w_h @ h_prev[:, :, None]).squeeze(-1) + (w_x @ inp[:, :, None]).squeeze(-1) + tr.d_b[t, layer, k]
+                    y = ((w_h @ h_prev[:, :, None]).squeeze(-1)
+                         + (w_x @ inp[:, :, None]).squeeze(-1) + tr.d_b[t, layer, k])
                     pre.append(cell.layer_norm[k](y))
                 i, f, g, o = pre
                 c_prev = torch.sigmoid(f) * c_prev + torch.sigmoid(i) * torch.tanh(g)
@@ -78,7 +80,8 @@ def test_drop_in_copy_gives_the_same_trace(hyper):
     class DropIn(nn.Module):  # same sizes and parameter names, another class
         def __init__(self, ref):
             super().__init__()
-            self.input_size, self.hidden_size, self.hyper_size, self.n_z, self.n_layers = N_x, H, HY, NZ, 2
+            self.input_size, self.hidden_size, self.hyper_size = N_x, H, HY
+            self.n_z, self.n_layers = NZ, 2
             self.cells = ref.cells
 
     x = torch.randn(T, B, N_x)

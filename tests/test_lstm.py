@@ -156,8 +156,8 @@ def test_empty_sequence_returns_initial_state():
     (torch.randn(1, T, B, N_x), ValueError, r"got \[1, 7, 3, 6\]"),
     (torch.ones(T, B, N_x, dtype=torch.long), TypeError, r"floating-point tensor, got dtype "
                                                        r"torch.int64"),
-    (torch.randn(T, B, N_x, dtype=torch.float64), TypeError, r"x has dtype torch.float64 but the "
-                                                           r"module's parameters are torch.float32"),
+    (torch.randn(T, B, N_x, dtype=torch.float64), TypeError,
+     r"x has dtype torch.float64 but the module's parameters are torch.float32"),
     ([[1.0]], TypeError, r"x must be a torch.Tensor, got list"),
 ])
 def test_bad_input_errors(x, err, msg):

@@ -79,7 +79,9 @@ def test_execute_tool_stores_outputs_and_widget_state(tmp_path):
     import sys
 
     good = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("import os\nprint(os.getcwd())\nprint(os.environ['LSTM_EDU_SIZE'], os.environ['LSTM_EDU_DEVICE'])"),
+        nbformat.v4.new_code_cell("import os\nprint(os.getcwd())\n"
+                                  "print(os.environ['LSTM_EDU_SIZE'], "
+                                  "os.environ['LSTM_EDU_DEVICE'])"),
         nbformat.v4.new_code_cell("import ipywidgets\nipywidgets.IntSlider(value=3)"),
     ])
     bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise ValueError('boom')")])

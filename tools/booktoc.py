@@ -41,7 +41,8 @@ def entries(toc: str | os.PathLike | None = None) -> list[str]:
 
 
 def resolve(entry: str) -> Path | None:
-    """The file a toc entry names (``book/02_lstm_cell`` -> ``book/02_lstm_cell.ipynb``), or None."""
+    """The file a toc entry names (``book/02_lstm_cell`` -> ``book/02_lstm_cell.ipynb``), or
+    None."""
     base = ROOT / entry
     if base.suffix in SUFFIXES and base.is_file():
         return base

@@ -179,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
           f"LSTM_EDU_CACHE={os.environ.get('LSTM_EDU_CACHE', '(default)')}", flush=True)
     failed = []
     for path in paths:
-        print(f"{path.relative_to(booktoc.ROOT) if path.is_relative_to(booktoc.ROOT) else path} ...", end=" ", flush=True)
+        shown = path.relative_to(booktoc.ROOT) if path.is_relative_to(booktoc.ROOT) else path
+        print(f"{shown} ...", end=" ", flush=True)
         try:
             seconds = execute(path, args.timeout, args.kernel)
         except CellExecutionError as e:

@@ -44,7 +44,8 @@ def attempt(fn: Callable[..., Any], *args: Any, what: str = "your function", **k
             raise Hint(f"{what} could not be called with {n} argument(s): {e}") from None
         # the deepest frame in the reader's code, not inside torch or another library
         frame = next((f for f in reversed(frames) if not _is_library(f.filename)), frames[-1])
-        raise Hint(f"{what} raised {type(e).__name__}: {e} (line {frame.lineno}: {frame.line!r})") from None
+        raise Hint(f"{what} raised {type(e).__name__}: {e} "
+                   f"(line {frame.lineno}: {frame.line!r})") from None
 
 
 def compare(name: str, got: Any, want: torch.Tensor, atol: float = 1e-5, rtol: float = 1e-4,

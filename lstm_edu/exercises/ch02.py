@@ -42,14 +42,16 @@ def check_lstm_step_concat(fn: Callable[..., object]) -> bool:
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             raise Hint(f"return a pair (h_t, c_t), got {type(got).__name__}")
         h_got, c_got = readable("h_t", got[0]), readable("c_t", got[1])
-        if isinstance(h_got, torch.Tensor) and isinstance(c_got, torch.Tensor) and h_got.shape == c_got.shape == h_want.shape:
+        if (isinstance(h_got, torch.Tensor) and isinstance(c_got, torch.Tensor)
+                and h_got.shape == c_got.shape == h_want.shape):
             h_got, c_got = h_got.to(h_want.dtype), c_got.to(c_want.dtype)  # e.g. float64 attempts
             if (torch.allclose(h_got, c_want, atol=1e-5)
                     and torch.allclose(c_got, h_want, atol=1e-5)):
                 raise Hint("h_t and c_t are swapped: return (h_t, c_t)")
             if (torch.allclose(c_got, c_want, atol=1e-5)
                     and not torch.allclose(h_got, h_want, atol=1e-5)):
-                raise Hint("c_t is right but h_t is not: h_t = σ(o_t) ⊙ tanh(c_t), with the new c_t")
+                raise Hint("c_t is right but h_t is not: h_t = σ(o_t) ⊙ tanh(c_t), "
+                           "with the new c_t")
             if torch.allclose(c_got, _step(x, h, c, W, b, first="x")[1], atol=1e-5):
                 raise Hint("you concatenated [x_t, h_{t-1}]; W's first H columns act on h_{t-1}, "
                            "so concatenate h first: torch.cat([h, x], dim=1)")

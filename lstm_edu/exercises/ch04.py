@@ -86,7 +86,8 @@ def check_temperature_probs(fn: Callable[[torch.Tensor, float], torch.Tensor]) -
         # very low temperatures must not overflow
         got = attempt(fn, torch.tensor([1000.0, 999.0, 0.0], dtype=torch.float64), 0.01,
                       what="your function (temperature 0.01)")
-        if isinstance(got, torch.Tensor) and got.device.type != "meta" and not torch.isfinite(got.detach().cpu()).all():
+        if (isinstance(got, torch.Tensor) and got.device.type != "meta"
+                and not torch.isfinite(got.detach().cpu()).all()):
             raise Hint("at temperature 0.01 your probabilities contain nan or inf: exp(z/τ) "
                        "overflows; "
                        "subtract the largest logit first, or use torch.softmax")

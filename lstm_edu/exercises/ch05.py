@@ -33,9 +33,11 @@ def check_saturation(fn: Callable[[torch.Tensor], tuple]) -> bool:
             if isinstance(got, torch.Tensor) and got.shape == (40,):
                 raise Hint(f"{name} has one value per position [T]; average over the positions "
                            "(dim 0) to get one per unit [H]")
-            if isinstance(got, torch.Tensor) and got.shape == want.shape and got.dtype == torch.bool:
+            if (isinstance(got, torch.Tensor) and got.shape == want.shape
+                    and got.dtype == torch.bool):
                 raise Hint(f"{name} is boolean: convert with .float() before taking the mean")
-        if isinstance(left, torch.Tensor) and isinstance(right, torch.Tensor) and left.shape == want_left.shape:
+        if (isinstance(left, torch.Tensor) and isinstance(right, torch.Tensor)
+                and left.shape == want_left.shape):
             if (torch.allclose(left.float(), want_right)
                     and torch.allclose(right.float(), want_left)):
                 raise Hint("left and right are swapped: left-saturated means close to 0 (gate < "

@@ -69,7 +69,8 @@ def check_weight_change(fn) -> bool:
                        "`.mul_()` on d or w_d)")
         want = _explicit(d, w_d)
         if not isinstance(got, torch.Tensor):
-            raise Hint(f"return a torch.Tensor of shape [T-1] = [{T - 1}], got {type(got).__name__}")
+            raise Hint(f"return a torch.Tensor of shape [T-1] = [{T - 1}], "
+                       f"got {type(got).__name__}")
         if got.shape == (T,):
             raise Hint(f"return one value per step t = 1..T-1 (shape [{T - 1}]): step 0 has no "
                        "previous d to compare with")

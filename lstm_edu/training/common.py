@@ -42,7 +42,8 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
 
 
 def detach_state(state: Optional[Sequence[torch.Tensor]]) -> Optional[State]:
-    """The same state cut from the graph that computed it (truncated backpropagation through time)."""
+    """The same state cut from the graph that computed it (truncated backpropagation through
+    time)."""
     if state is None:
         return None
     return tuple(s.detach() for s in state)

@@ -73,7 +73,8 @@ class CharVocab:
         return f"CharVocab({len(self)} characters)"
 
     def encode(self, text: str) -> torch.Tensor:
-        """``text`` (length ``N``) -> ``LongTensor [N]``. Unknown characters raise a ``ValueError``."""
+        """``text`` (length ``N``) -> ``LongTensor [N]``. Unknown characters raise a
+        ``ValueError``."""
         codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)  # one code point each
         table = np.full(max(max(map(ord, self.chars)), int(codes.max(initial=0))) + 1, -1,
                         dtype=np.int64)

@@ -47,8 +47,10 @@ class NonFiniteLoss(RuntimeError):
     last good step, ``step`` the step whose loss was not finite."""
 
     def __init__(self, step: int, last_good: Optional[float], history: Dict[str, Any]):
-        good = f"the last finite loss was {last_good:.4g} at step {step - 1}" if last_good is not None \
-            else "no step had a finite loss"
+        if last_good is not None:
+            good = f"the last finite loss was {last_good:.4g} at step {step - 1}"
+        else:
+            good = "no step had a finite loss"
         super().__init__(f"the loss is not finite (NaN or infinite) at step {step}; training "
                          f"stopped ({good}). "
                          "Try a lower learning rate or gradient clipping; the history so far is in "
