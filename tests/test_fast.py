@@ -14,19 +14,26 @@ PAIRS = {
     "lstm": (lambda n: LSTM(I, H, n), FastLSTM, (H, H)),
     "hyper": (lambda n: HyperLSTM(I, H, K, Z, n), FastHyperLSTM, (H, H, K, K)),
 }
+# The options of the constructors (the default HyperLSTM above has the authors' forget bias 1.0)
+OPTIONS = {
+    "lstm, forget_bias=1": ("lstm", dict(forget_bias=1.0)),
+    "lstm, layer_norm, forget_bias=1": ("lstm", dict(layer_norm=True, forget_bias=1.0)),
+    "hyper, forget_bias=0": ("hyper", dict(forget_bias=0.0)),
+    "hyper, no layer_norm, forget_bias=1.5": ("hyper", dict(layer_norm=False, forget_bias=1.5)),
+}
 
 
-def make_pair(kind, n_layers, dtype=torch.float32, seed=0):
+def make_pair(kind, n_layers, dtype=torch.float32, seed=0, **options):
     """A reference module with perturbed (non-initial) parameters and a Fast copy of it."""
     build_ref, fast_cls, sizes = PAIRS[kind]
     torch.manual_seed(seed)
-    ref = build_ref(n_layers)
+    args = (I, H, n_layers) if kind == "lstm" else (I, H, K, Z, n_layers)
+    ref = type(build_ref(1))(*args, **options) if options else build_ref(n_layers)
     with torch.no_grad():  # move away from the special initial values (z weights 0, d constant, ...)
         for p in ref.parameters():
             p.add_(0.2 * torch.randn_like(p))
     ref = ref.to(dtype)
-    args = (I, H, n_layers) if kind == "lstm" else (I, H, K, Z, n_layers)
-    fast = fast_cls(*args).to(dtype)
+    fast = fast_cls(*args, **options).to(dtype)
     fast.load_state_dict(ref.state_dict())
     return ref, fast, sizes
 
@@ -71,6 +78,33 @@ def test_fast_equals_reference(kind, n_layers, given_state, dtype):
     for name in named_r:
         assert named_f[name] is not None, f"{name} got no gradient"
         assert_close(named_f[name], named_r[name], tol, f"gradient of {name}")
+
+
+@pytest.mark.parametrize("name", list(OPTIONS))
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fast_equals_reference_with_options(name, dtype):
+    """The forget bias is packed into a bias of the fast layers (the f gate's layer-norm bias, or
+    b_0^f): the same numbers and gradients as the reference, which adds it after the layer norm;
+    a layer-normalised LSTM runs the reference loop."""
+    kind, options = OPTIONS[name]
+    ref, fast, sizes = make_pair(kind, 2, dtype, **options)
+    assert all(cell.forget_bias == options["forget_bias"] for cell in fast.cells)
+    torch.manual_seed(1)
+    x = torch.randn(T, B, I, dtype=dtype)
+    state = tuple(torch.randn(2, B, s, dtype=dtype) for s in sizes)
+    tol = 1e-5 if dtype == torch.float32 else 1e-10
+    (outs_r, grads_r, named_r), (outs_f, grads_f, named_f) = run(ref, x, state), run(fast, x, state)
+    for k, (a, b) in enumerate(zip(outs_f, outs_r)):
+        assert_close(a, b, tol, f"output {k}")
+    for k, (a, b) in enumerate(zip(grads_f, grads_r)):
+        assert_close(a, b, tol, f"input/state gradient {k}")
+    for n in named_r:
+        assert_close(named_f[n], named_r[n], tol, f"gradient of {n}")
+    # and the bias matters: the same weights without it give other outputs
+    other = dict(options, forget_bias=0.0 if options["forget_bias"] else 1.0)
+    _, plain, _ = make_pair(kind, 2, dtype, **other)
+    plain.load_state_dict(ref.state_dict())
+    assert (plain(x, state)[0] - outs_r[0]).abs().max() > 1e-3
 
 
 @pytest.mark.parametrize("kind", ["lstm", "hyper"])

@@ -37,7 +37,7 @@ def test_cell_gradcheck_float64(randomise):
 
 def test_cell_follows_the_equations_with_explicit_weights(randomise):
     """Recompute one step from the paper's equations, building each W_h = <W_hz, z_h> explicitly."""
-    cell = randomise(HyperLSTMCell(N_x, H, HY, NZ, layer_norm=False), seed=2)
+    cell = randomise(HyperLSTMCell(N_x, H, HY, NZ, layer_norm=False, forget_bias=0.0), seed=2)
     x, h, c = torch.randn(B, N_x), torch.randn(B, H), torch.randn(B, H)
     h_hat0, c_hat0 = torch.randn(B, HY), torch.randn(B, HY)
     h_hat, c_hat = cell.hyper(torch.cat([h, x], -1), h_hat0, c_hat0)
@@ -155,8 +155,7 @@ def test_bad_state(state, err, msg):
 
 @pytest.mark.parametrize("x, err, msg", [
     (torch.randn(B, N_x), ValueError, r"x must have shape \[n_steps, batch_size, input_size=6\], "
-                                      r"got "
-                                    r"\[4, 6\]"),
+                                      r"got \[4, 6\]"),
     (torch.randn(T, B, N_x + 1), ValueError, r"input_size=6\], got \[6, 4, 7\]"),
     (torch.zeros(T, B, N_x, dtype=torch.int32), TypeError, "floating-point"),
 ])
@@ -193,3 +192,73 @@ def test_paper_init_ties_the_n_z_rows_of_z_h_and_z_x():
     rows_b = cell.z_b.weight.view(4, 4, HY)
     assert (rows_b - rows_b[:, :1]).abs().max() > 1e-3  # z_b starts random: not tied
     assert cell.z_h.weight.abs().max() > 0  # the tied rows did train
+
+
+@pytest.mark.parametrize("layer_norm", [True, False])
+@pytest.mark.parametrize("fast", [False, True])
+def test_forget_bias_of_the_authors_keeps_sigma_1_of_c(layer_norm, fast):
+    """A fresh cell given x = 0, h = ĥ = ĉ = 0 forgets c₀ by exactly σ(1): its gate
+    pre-activations are 0 (no input, and d_b starts at 0; a layer norm of the zero vector is 0),
+    σ(i) tanh(g) = 0.5 · 0, and the forget bias 1 is added *after* the layer norm (added before
+    it, a layer norm would remove it again and c₁ would be 0.5 c₀)."""
+    from lstm_edu.fast import FastHyperLSTM
+
+    torch.manual_seed(0)
+    cls = FastHyperLSTM if fast else HyperLSTM
+    m = cls(N_x, H, HY, NZ, 1, layer_norm=layer_norm).double()
+    assert m.cells[0].forget_bias == 1.0 and m.cells[0].hyper.forget_bias == 1.0
+    c0 = torch.randn(B, H, dtype=torch.float64)
+    zeros = torch.zeros(B, H, dtype=torch.float64)
+    state = (zeros, c0, torch.zeros(B, HY, dtype=torch.float64),
+             torch.zeros(B, HY, dtype=torch.float64))
+    _, (h1, c1, _, _) = m(torch.zeros(1, B, N_x, dtype=torch.float64), state)
+    torch.testing.assert_close(c1, torch.sigmoid(torch.tensor(1.0, dtype=torch.float64)) * c0,
+                               rtol=1e-12, atol=1e-12)
+    m0 = cls(N_x, H, HY, NZ, 1, layer_norm=layer_norm, forget_bias=0.0).double()
+    _, (_, c1_plain, _, _) = m0(torch.zeros(1, B, N_x, dtype=torch.float64), state)
+    torch.testing.assert_close(c1_plain, 0.5 * c0, rtol=1e-12, atol=1e-12)  # without it: half
+
+
+def test_lstm_forget_bias_is_added_after_the_layer_norm():
+    """LSTMCell(forget_bias=b): f = LN_f(...) + b; default 0 (torch.nn.LSTM's cell)."""
+    from lstm_edu import LSTMCell
+
+    torch.manual_seed(0)
+    assert LSTMCell(N_x, H).forget_bias == 0.0
+    cell = LSTMCell(N_x, H, layer_norm=True, forget_bias=1.0).double()
+    x, h = torch.zeros(B, N_x, dtype=torch.float64), torch.zeros(B, H, dtype=torch.float64)
+    c0 = torch.randn(B, H, dtype=torch.float64)
+    with torch.no_grad():
+        cell.lin_h.bias.zero_()
+    _, c1 = cell(x, h, c0)
+    torch.testing.assert_close(c1, torch.sigmoid(torch.tensor(1.0, dtype=torch.float64)) * c0)
+    with pytest.raises(TypeError, match="forget_bias must be a number"):
+        LSTMCell(N_x, H, forget_bias="1")
+    with pytest.raises(ValueError, match="to_torch needs a plain LSTM"):
+        from lstm_edu import LSTM
+        LSTM(N_x, H, 1, forget_bias=1.0).to_torch()
+
+
+@pytest.mark.parametrize("z_init", ["paper", "untied"])
+def test_z_init_tied_rows_stay_equal_untied_differ(z_init):
+    """With the paper's init the N_z rows of z_h, z_x (and columns of d_h[k], d_x[k]) start equal
+    and stay equal after a training step; z_init="untied" starts them different."""
+    torch.manual_seed(6)
+    m = HyperLSTM(N_x, H, HY, 4, 1)
+    m.reset_parameters(z_init=z_init)
+    opt = torch.optim.Adam(m.parameters(), 1e-2)
+    x = torch.randn(T, B, N_x)
+    loss = (m(x)[0][1:] - x[:-1, :, :1]).pow(2).mean()
+    loss.backward()
+    opt.step()
+    cell = m.cells[0]
+    for lin in (cell.z_h, cell.z_x):
+        rows = lin.weight.view(4, 4, HY)  # [gate, n_z, hyper_size]
+        diff = (rows - rows[:, :1]).abs().max().item()
+        assert diff == 0 if z_init == "paper" else diff > 1e-3
+    for maps in (cell.d_h, cell.d_x):
+        w = maps[1].weight  # [N_h, n_z]
+        diff = (w - w[:, :1]).abs().max().item()
+        assert diff == 0 if z_init == "paper" else diff > 1e-4
+    with pytest.raises(ValueError, match="z_init must be 'paper' or 'untied'"):
+        m.reset_parameters(z_init="random")

@@ -34,9 +34,9 @@ class Counting:
         return train_char_lm(*args, **kwargs)
 
 
-def model(hidden=16, seed=0, rnn=LSTM):
+def model(hidden=16, seed=0, rnn=LSTM, **options):
     torch.manual_seed(seed)
-    core = rnn(8, hidden, 1) if rnn is LSTM else rnn(8, hidden, 8, 2, 1)
+    core = rnn(8, hidden, 1, **options) if rnn is LSTM else rnn(8, hidden, 8, 2, 1, **options)
     return CharLM(core, len(VOCAB), 8)
 
 
@@ -80,13 +80,15 @@ def test_a_hit_loads_the_trained_weights_and_history_without_training(tmp_path):
         {"m": "hidden"},
         {"m": "seed"},
         {"m": "class"},
+        {"m": "forget_bias"},  # same weights, another constant: must not load the other run
     ],
 )
 def test_any_change_of_the_configuration_is_a_miss(tmp_path, change):
     fn = Counting()
     go(fn, tmp_path)
     change = dict(change)
-    m = {"hidden": model(hidden=12), "seed": model(seed=1), "class": model(rnn=HyperLSTM)}.get(
+    m = {"hidden": model(hidden=12), "seed": model(seed=1), "class": model(rnn=HyperLSTM),
+         "forget_bias": model(forget_bias=1.0)}.get(
         change.pop("m", None)
     )
     go(fn, tmp_path, m, **change)

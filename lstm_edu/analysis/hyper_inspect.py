@@ -76,7 +76,8 @@ def as_reference_hyper_lstm(model: nn.Module) -> HyperLSTM:
         return model
     try:
         ref = HyperLSTM(model.input_size, model.hidden_size, model.hyper_size, model.n_z,
-                        model.n_layers)
+                        model.n_layers,
+                        **getattr(model, "cell_options", {}))  # layer_norm, forget_bias as built
         ref.load_state_dict(model.state_dict())
     except (AttributeError, RuntimeError, TypeError) as e:
         raise TypeError("expected a HyperLSTM or a drop-in with the same parameters, got "
@@ -91,7 +92,8 @@ def as_reference_lstm(model: nn.Module) -> LSTM:
     if isinstance(model, LSTM):
         return model
     try:
-        ref = LSTM(model.input_size, model.hidden_size, model.n_layers)
+        ref = LSTM(model.input_size, model.hidden_size, model.n_layers,
+                   **getattr(model, "cell_options", {}))  # layer_norm, forget_bias as built
         ref.load_state_dict(model.state_dict())
     except (AttributeError, RuntimeError, TypeError) as e:
         raise TypeError("expected an LSTM or a drop-in with the same parameters, got "
@@ -166,8 +168,8 @@ def d_change(d: torch.Tensor) -> torch.Tensor:
 
 
 def weight_change(d: torch.Tensor, w_d: torch.Tensor) -> torch.Tensor:
-    r""":math:`\lVert W(t) - W(t-1) \rVert_F` for the effective weight :math:`W(t) =
-    \mathrm{diag}(d_t) W_d`.
+    r""":math:`\lVert W(t) - W(t-1) \rVert_F` for the effective weight
+    :math:`W(t) = \mathrm{diag}(d_t) W_d`.
 
     Row :math:`i` of :math:`W(t)` is :math:`d_{t,i}` times row :math:`i` of :math:`W_d`, so
 
@@ -191,8 +193,8 @@ def weight_change(d: torch.Tensor, w_d: torch.Tensor) -> torch.Tensor:
 
 def gate_weight_changes(model: nn.Module, trace: HyperTrace, which: str = "h",
                         batch_index: int = 0) -> torch.Tensor:
-    r""":math:`\lVert W_{which}^k(t) - W_{which}^k(t-1) \rVert_F` for every step, layer and gate of
-    one sequence.
+    r""":math:`\lVert W_{which}^k(t) - W_{which}^k(t-1) \rVert_F` for every step, layer and gate
+    of one sequence.
 
     ``which`` is ``"h"`` (the recurrent weights, scaled by ``d_h``) or ``"x"`` (input weights,
     ``d_x``). Shapes: returns ``[T, L, 4]`` (gates i, f, g, o); step 0 is ``nan``.

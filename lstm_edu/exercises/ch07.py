@@ -72,7 +72,8 @@ _MISTAKES = (
 def _test_cell(seed: int = 7) -> HyperLSTMCell:
     """A small cell with every parameter random, so every mistake changes the answer."""
     torch.manual_seed(seed)
-    cell = HyperLSTMCell(input_size=3, hidden_size=5, hyper_size=4, n_z=2)
+    # the equations of ch 7
+    cell = HyperLSTMCell(input_size=3, hidden_size=5, hyper_size=4, n_z=2, forget_bias=0.0)
     with torch.no_grad():
         for p in cell.parameters():
             p.copy_(torch.randn_like(p) * 0.5)

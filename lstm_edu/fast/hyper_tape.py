@@ -29,6 +29,8 @@ class PackedHyperCell:
     - ``w_dh``, ``w_dx``, ``w_db [4, Z, H]``, ``b_db [4, 1, H]``: the ``d`` maps of the four gates,
       each family as one batched matmul (``torch.bmm``); only ``d_b`` has a bias.
     - ``ln_w, ln_b [4, 1, H]``, ``ln_c_w, ln_c_b [H]``: the main cell's layer norms (or ``None``).
+    - The cell's ``forget_bias`` is added to the f row of ``ln_b`` (of ``b_db`` without layer
+      norm) and the hyper cell's to the f row of ``hyper_ln_b``.
     - ``hyper_ln_w, hyper_ln_b [4, K]``, ``hyper_ln_c_w, hyper_ln_c_b [K]``: the hyper cell's.
     """
 
@@ -45,17 +47,26 @@ class PackedHyperCell:
         self.b_z = torch.cat([cell.z_h.bias, cell.z_x.bias, ref.new_zeros(4 * cell.n_z)])
         self.w_dh, self.w_dx, self.w_db = (torch.stack([lin.weight.t() for lin in lins])
                                            for lins in (cell.d_h, cell.d_x, cell.d_b))
+        # The forget bias (a constant added to f after its layer norm) is packed into the bias
+        # that comes last before σ(f): the f gate's layer-norm bias, or b_0^f without layer norm.
+        f_row = ref.new_tensor([0.0, 1.0, 0.0, 0.0]).unsqueeze(1)  # [4, 1]: gate f only
         self.b_db = torch.stack([lin.bias for lin in cell.d_b]).unsqueeze(1)
         self.hyper_ln_w = torch.stack([ln.weight for ln in hyper.layer_norm])
         self.hyper_ln_b = torch.stack([ln.bias for ln in hyper.layer_norm])
+        if hyper.forget_bias:
+            self.hyper_ln_b = self.hyper_ln_b + hyper.forget_bias * f_row
         self.hyper_ln_c = hyper.layer_norm_c
         self.hyper_eps = hyper.layer_norm[0].eps
         self.layer_norm = isinstance(cell.layer_norm_c, torch.nn.LayerNorm)
         if self.layer_norm:
             self.ln_w = torch.stack([ln.weight for ln in cell.layer_norm]).unsqueeze(1)
             self.ln_b = torch.stack([ln.bias for ln in cell.layer_norm]).unsqueeze(1)
+            if cell.forget_bias:
+                self.ln_b = self.ln_b + cell.forget_bias * f_row.unsqueeze(1)  # [4, 1, H]
             self.ln_c = cell.layer_norm_c
             self.eps = cell.layer_norm[0].eps
+        elif cell.forget_bias:
+            self.b_db = self.b_db + cell.forget_bias * f_row.unsqueeze(1)  # [4, 1, H]
 
     def weights(self) -> Tuple:
         r"""The arguments of :class:`HyperLayerFunction` after the states (layer-normalised cells only):

@@ -136,10 +136,17 @@ class FastLSTM(LSTM):
 
         Shapes: ``x [T, B, N_x]`` (``T >= 1``), ``states`` per layer ``(h0, c0)`` ``[B, N_h]``
         each -> ``out [T, B, N_h]`` and per layer ``(h_T, c_T)``."""
+        if any(isinstance(cell.layer_norm_c, torch.nn.LayerNorm) for cell in self.cells):
+            return super().run(x, states)  # layer norm: the reference loop (no fast kernel)
         out, final = x, []
         for cell, (h0, c0) in zip(self.cells, states):
+            bias = cell.lin_h.bias  # [4 N_h], gates i, f, g, o
+            if cell.forget_bias:  # packed into the f gate's bias: differentiable, the same sum
+                H = cell.hidden_size
+                bias = bias + torch.cat([bias.new_zeros(H), bias.new_full((H,), cell.forget_bias),
+                                         bias.new_zeros(2 * H)])
             out, c_T = LSTMLayerFunction.apply(
-                out, cell.lin_x.weight, cell.lin_h.weight, cell.lin_h.bias, h0, c0)  # [T, B, N_h]
+                out, cell.lin_x.weight, cell.lin_h.weight, bias, h0, c0)  # [T, B, N_h]
             final.append((out[-1], c_T))
         return out, final
 

@@ -27,6 +27,15 @@ def check_size(name: str, value: object) -> int:
     return value
 
 
+def check_forget_bias(value: object) -> float:
+    """``forget_bias`` must be a finite real number (an ``int`` or ``float``, not a ``bool``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"forget_bias must be a number, got {type(value).__name__} {value!r}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"forget_bias must be finite, got {value}")
+    return float(value)
+
+
 def check_tensor(name: str, value: object, like: torch.Tensor) -> torch.Tensor:
     """``value`` must be a floating-point tensor with the dtype and device of ``like``."""
     if not isinstance(value, torch.Tensor):

@@ -20,9 +20,10 @@ Gate :math:`k \in \{i, f, g, o\}` (its pre-activation), then the LSTM update:
 
 .. math::
     k_t &= LN_k\big(d_h^k \odot (W_h^k h_{t-1}) + d_x^k \odot (W_x^k x_t) + b^k\big)\\
-    c_t &= \sigma(f_t) \odot c_{t-1} + \sigma(i_t) \odot \tanh(g_t), \qquad
+    c_t &= \sigma(f_t + b_f) \odot c_{t-1} + \sigma(i_t) \odot \tanh(g_t), \qquad
     h_t = \sigma(o_t) \odot \tanh(LN_c(c_t))
 
+with :math:`b_f` the constant ``forget_bias`` (1 by default, the authors'), and
 where :math:`d_h^k \odot (W_h^k h_{t-1})` is the generated weight :math:`W_h^k(z)` applied to
 :math:`h_{t-1}` without ever being built.
 """
@@ -34,7 +35,7 @@ from typing import Tuple
 import torch
 from torch import nn
 
-from .checks import check_shape, check_size, check_tensor
+from .checks import check_forget_bias, check_shape, check_size, check_tensor
 from .lstm import GATES, LSTMCell
 from .stack import StackedRNN
 
@@ -50,6 +51,12 @@ class HyperLSTMCell(nn.Module):
         layer_norm: layer-normalise the main cell's four gate pre-activations and ``c`` inside
             ``tanh`` (the paper's "LN HyperLSTM"; labml.ai's basic description has none).
             The hyper cell is always layer-normalised, as in the paper's reference code.
+        forget_bias: a constant added to the forget gate's pre-activation after its layer norm,
+            :math:`c_t = \sigma(f_t + b_f) \odot c_{t-1} + \dots`, in the main cell and in the
+            hyper cell. Default 1.0: the authors' TensorFlow code (``supercell.py``, its
+            ``HyperLSTMCell`` and the ``LSTMCell`` it uses as hyper cell) computes
+            ``c * sigmoid(f + forget_bias) + sigmoid(i) * tanh(j)`` with ``forget_bias=1.0``.
+            With 0, σ(f) starts near 0.5 and the cell forgets half its state at every step.
 
     Modules and parameters ("per gate" is always a list of four, in the order of :data:`GATES`,
     i, f, g, o):
@@ -69,8 +76,8 @@ class HyperLSTMCell(nn.Module):
     ``z_x`` start identical, as do the ``n_z`` columns of ``d_h[k]`` and ``d_x[k]``, and they
     receive identical gradients, so training never separates them: ``d_h`` and ``d_x`` then vary
     along one direction per gate, as if ``n_z`` were 1 (``z_b`` starts random and is not tied).
-    The paper's reference code initialises the same way; we keep it and say so rather than
-    silently add noise.
+    The paper's reference code initialises the same way; ``reset_parameters(z_init="untied")``
+    breaks the tie with small random weights (chapter 8 trains both).
     Departures: labml's implementation initialises ``w_h`` and ``w_x`` to **zeros** (its users
     report it trains badly; the book compares the two); the paper writes :math:`\hat{h}_{t-1}`
     where its own code, and ours, feeds the current :math:`\hat{h}_t` to ``z``.
@@ -82,13 +89,15 @@ class HyperLSTMCell(nn.Module):
     """
 
     def __init__(self, input_size: int, hidden_size: int, hyper_size: int, n_z: int,
-                 layer_norm: bool = True):
+                 layer_norm: bool = True, forget_bias: float = 1.0):
         super().__init__()
         self.input_size = check_size("input_size", input_size)
         self.hidden_size = check_size("hidden_size", hidden_size)
         self.hyper_size = check_size("hyper_size", hyper_size)
         self.n_z = check_size("n_z", n_z)
-        self.hyper = LSTMCell(hidden_size + input_size, hyper_size, layer_norm=True)
+        self.forget_bias = check_forget_bias(forget_bias)
+        self.hyper = LSTMCell(hidden_size + input_size, hyper_size, layer_norm=True,
+                              forget_bias=self.forget_bias)
         self.z_h = nn.Linear(hyper_size, 4 * n_z)
         self.z_x = nn.Linear(hyper_size, 4 * n_z)
         self.z_b = nn.Linear(hyper_size, 4 * n_z, bias=False)
@@ -105,11 +114,20 @@ class HyperLSTMCell(nn.Module):
         self.reset_parameters()
 
     @torch.no_grad()
-    def reset_parameters(self, w_init: str = "orthogonal") -> None:
-        """The paper's initialisation; ``w_init="zeros"`` gives labml's zero ``w_h``/``w_x``
-        instead."""
+    def reset_parameters(self, w_init: str = "orthogonal", z_init: str = "paper") -> None:
+        r"""The paper's initialisation; ``w_init="zeros"`` gives labml's zero ``w_h``/``w_x``
+        instead.
+
+        ``z_init="untied"`` breaks the tie between the ``n_z`` components of ``z_h`` and ``z_x``
+        (see the class docstring): their weights are drawn from :math:`\mathcal{N}(0, 0.01^2)`,
+        like ``z_b``'s, instead of 0 (biases still 1, so every ``z`` still starts near 1), and the
+        maps ``d_h``, ``d_x`` get noise :math:`\mathcal{N}(0, (0.01 / n_z)^2)` on their constant
+        ``0.1 / n_z`` (a tenth of it), so ``d`` still starts near 0.1. ``"paper"`` (default) is
+        appendix A.2.3 exactly."""
         if w_init not in ("orthogonal", "zeros"):
             raise ValueError(f"w_init must be 'orthogonal' or 'zeros', got {w_init!r}")
+        if z_init not in ("paper", "untied"):
+            raise ValueError(f"z_init must be 'paper' or 'untied', got {z_init!r}")
         for module in self.modules():  # every layer norm back to gain 1, bias 0
             if isinstance(module, nn.LayerNorm):
                 module.reset_parameters()
@@ -118,12 +136,17 @@ class HyperLSTMCell(nn.Module):
                 nn.init.orthogonal_(block)
         self.hyper.lin_h.bias.zero_()
         for lin in (self.z_h, self.z_x):
-            lin.weight.zero_()
+            if z_init == "untied":
+                nn.init.normal_(lin.weight, 0.0, 0.01)
+            else:
+                lin.weight.zero_()
             lin.bias.fill_(1.0)
         nn.init.normal_(self.z_b.weight, 0.0, 0.01)
         for k in range(len(GATES)):
-            self.d_h[k].weight.fill_(0.1 / self.n_z)
-            self.d_x[k].weight.fill_(0.1 / self.n_z)
+            for lin in (self.d_h[k], self.d_x[k]):
+                lin.weight.fill_(0.1 / self.n_z)
+                if z_init == "untied":
+                    lin.weight.add_(torch.randn_like(lin.weight) * (0.01 / self.n_z))
             self.d_b[k].weight.zero_()
             self.d_b[k].bias.zero_()
             for w in (self.w_h[k], self.w_x[k]):
@@ -169,7 +192,8 @@ class HyperLSTMCell(nn.Module):
             y = d_h[k] * (h @ self.w_h[k].T) + d_x[k] * (x @ self.w_x[k].T) + d_b[k]  # [B, N_h]
             ifgo.append(self.layer_norm[k](y))
         i, f, g, o = ifgo
-        # c_t = σ(f_t) ⊙ c_{t-1} + σ(i_t) ⊙ tanh(g_t)
+        f = f + self.forget_bias  # after the layer norm, as in the authors' supercell.py
+        # c_t = σ(f_t + b_f) ⊙ c_{t-1} + σ(i_t) ⊙ tanh(g_t)
         c_next = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         # h_t = σ(o_t) ⊙ tanh(LN(c_t))
         h_next = torch.sigmoid(o) * torch.tanh(self.layer_norm_c(c_next))
@@ -187,6 +211,10 @@ class HyperLSTM(StackedRNN):
         n_layers: number of HyperLSTM layers. Layer ``l > 0`` reads layer ``l-1``'s ``h``, so its
             input size is ``hidden_size`` and its hyper cell reads ``2 * hidden_size`` features
             (``[h_{t-1}; x_t]`` with ``x_t`` the lower layer's output).
+        layer_norm: layer-normalise the main cells (default, the paper's "LN HyperLSTM"); with
+            ``False`` the paper's plain "HyperLSTM" (the hyper cells keep theirs).
+        forget_bias: added to every forget gate after its layer norm (default 1.0, the authors';
+            see :class:`HyperLSTMCell`).
 
     Shapes:
         ``forward(x, state=None) -> (out, (h, c, h_hat, c_hat))`` with
@@ -205,14 +233,19 @@ class HyperLSTM(StackedRNN):
                   ("h_hat", "hyper_size"), ("c_hat", "hyper_size"))
 
     def __init__(self, input_size: int, hidden_size: int, hyper_size: int, n_z: int,
-                 n_layers: int):
-        super().__init__(input_size, n_layers, hidden_size=hidden_size, hyper_size=hyper_size,
-                         n_z=n_z)
+                 n_layers: int, layer_norm: bool = True, forget_bias: float = 1.0):
+        options = {"forget_bias": check_forget_bias(forget_bias)}
+        if not layer_norm:
+            options["layer_norm"] = False
+        super().__init__(input_size, n_layers, cell_options=options, hidden_size=hidden_size,
+                         hyper_size=hyper_size, n_z=n_z)
 
-    def reset_parameters(self, w_init: str = "orthogonal") -> None:
-        """Re-initialise every cell (``w_init="zeros"`` for labml's zero ``w_h``/``w_x``)."""
+    def reset_parameters(self, w_init: str = "orthogonal", z_init: str = "paper") -> None:
+        """Re-initialise every cell (``w_init="zeros"`` for labml's zero ``w_h``/``w_x``,
+        ``z_init="untied"`` to break the tie of the ``z`` components; see
+        :meth:`HyperLSTMCell.reset_parameters`)."""
         for cell in self.cells:
-            cell.reset_parameters(w_init)
+            cell.reset_parameters(w_init, z_init)
 
 
 __all__ = ["GATES", "HyperLSTM", "HyperLSTMCell"]

@@ -15,7 +15,7 @@ from typing import Tuple
 import torch
 from torch import nn
 
-from .checks import check_shape, check_size, check_tensor
+from .checks import check_forget_bias, check_shape, check_size, check_tensor
 from .stack import StackedRNN
 from .torch_interop import stack_from_torch, stack_to_torch
 
@@ -53,10 +53,12 @@ class LSTMCell(nn.Module):
         ``gates(x [B, N_x], h [B, N_h]) -> (i, f, g, o)``, each ``[B, N_h]``.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, layer_norm: bool = False):
+    def __init__(self, input_size: int, hidden_size: int, layer_norm: bool = False,
+                 forget_bias: float = 0.0):
         super().__init__()
         self.input_size = check_size("input_size", input_size)
         self.hidden_size = check_size("hidden_size", hidden_size)
+        self.forget_bias = check_forget_bias(forget_bias)
         self.lin_x = nn.Linear(input_size, 4 * hidden_size, bias=False)
         self.lin_h = nn.Linear(hidden_size, 4 * hidden_size)
         if layer_norm:
@@ -84,6 +86,8 @@ class LSTMCell(nn.Module):
         # i, f, g, o = lin_x(x_t) + lin_h(h_{t-1}), each [B, N_h]
         ifgo = self.lin_x(x) + self.lin_h(h)  # [B, 4 N_h]
         i, f, g, o = (ln(z) for ln, z in zip(self.layer_norm, ifgo.chunk(4, dim=-1)))
+        if self.forget_bias:
+            f = f + self.forget_bias  # after the layer norm, as in the authors' supercell.py
         return i, f, g, o
 
     def forward(self, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor
@@ -106,6 +110,8 @@ class LSTM(StackedRNN):
         hidden_size: number of hidden features ``N_h`` in every layer.
         n_layers: number of stacked cells; layer 0 reads ``x_t``, layer ``l > 0`` reads layer
             ``l-1``'s ``h_t`` (so its input size is ``N_h``).
+        layer_norm, forget_bias: passed to every :class:`LSTMCell` (defaults: none, 0, which is
+            ``torch.nn.LSTM``).
 
     Shapes:
         ``forward(x, state=None) -> (out, (h, c))`` with
@@ -124,8 +130,14 @@ class LSTM(StackedRNN):
     cell_type = LSTMCell
     state_spec = (("h", "hidden_size"), ("c", "hidden_size"))
 
-    def __init__(self, input_size: int, hidden_size: int, n_layers: int):
-        super().__init__(input_size, n_layers, hidden_size=hidden_size)
+    def __init__(self, input_size: int, hidden_size: int, n_layers: int,
+                 layer_norm: bool = False, forget_bias: float = 0.0):
+        options = {}
+        if layer_norm:
+            options["layer_norm"] = True
+        if forget_bias:
+            options["forget_bias"] = float(check_forget_bias(forget_bias))
+        super().__init__(input_size, n_layers, cell_options=options, hidden_size=hidden_size)
 
     @classmethod
     def from_torch(cls, module: nn.LSTM) -> "LSTM":
@@ -141,6 +153,9 @@ class LSTM(StackedRNN):
 
     def to_torch(self) -> nn.LSTM:
         """A ``torch.nn.LSTM`` (time-major) with identical outputs; ``bias_ih`` is zero."""
+        if self.cell_options:
+            raise ValueError(f"to_torch needs a plain LSTM (torch.nn.LSTM has no layer norm and "
+                             f"no forget_bias), got {self.cell_options}")
         return stack_to_torch(self, nn.LSTM)
 
 

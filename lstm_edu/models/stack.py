@@ -27,6 +27,8 @@ class StackedRNN(nn.Module):
         cell_type = LSTMCell
         state_spec = (("h", "hidden_size"), ("c", "hidden_size"))
 
+    ``cell_options`` (a dict, e.g. ``{"layer_norm": True, "forget_bias": 1.0}``) is passed to every
+    cell as keyword arguments, unchecked here (the cell checks them).
     ``state_spec`` names each state tensor and the attribute that holds its size; the first one
     is ``h``, the cell's output. The subclass's constructor passes its sizes on, ``hidden_size``
     among them: ``super().__init__(input_size, n_layers, hidden_size=hidden_size)``; each becomes
@@ -47,15 +49,19 @@ class StackedRNN(nn.Module):
     cell_type: type
     state_spec: Tuple[Tuple[str, str], ...]
 
-    def __init__(self, input_size: int, n_layers: int, **sizes: int):
+    def __init__(self, input_size: int, n_layers: int, cell_options: Optional[dict] = None,
+                 **sizes: int):
         super().__init__()
+        # options every cell gets as they are (not sizes): e.g. layer_norm, forget_bias
+        self.cell_options = dict(cell_options or {})
         self.input_size = check_size("input_size", input_size)
         for name, size in sizes.items():  # hidden_size (and the HyperLSTM's hyper_size, n_z)
             setattr(self, name, check_size(name, size))
         self.n_layers = check_size("n_layers", n_layers)
         # layer 0 reads x_t (N_x features), layer l > 0 the h_t of layer l - 1 (N_h features)
         self.cells = nn.ModuleList([
-            self.cell_type(input_size if layer == 0 else self.hidden_size, **sizes)
+            self.cell_type(input_size if layer == 0 else self.hidden_size, **sizes,
+                           **self.cell_options)
             for layer in range(n_layers)
         ])
 

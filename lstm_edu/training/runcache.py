@@ -83,9 +83,19 @@ def model_signature(model: nn.Module) -> Dict[str, Any]:
         h.update(tensor_digest(t).encode())
     cls = type(model)
     inner = {n: f"{type(m).__module__}.{type(m).__qualname__}" for n, m in model.named_children()}
+    # Plain settings that are not tensors (a forget bias, a layer-norm switch, sizes) change what
+    # is trained as much as the weights do: every module's public ones go into the key.
+    options = {}
+    for name, module in model.named_modules():
+        plain = {k: v for k, v in sorted(vars(module).items())
+                 if not k.startswith("_") and k != "training"
+                 and isinstance(v, (bool, int, float, str, type(None)))}
+        if plain:
+            options[name or "."] = plain
     return {
         "class": f"{cls.__module__}.{cls.__qualname__}",
         "children": inner,
+        "options": options,
         "shapes": shapes,
         "values_sha256": h.hexdigest(),
     }
