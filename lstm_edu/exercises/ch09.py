@@ -7,7 +7,8 @@ part, the heart of :class:`lstm_edu.fast.LSTMLayerFunction`'s hand-written backw
 :math:`\sigma(i), \sigma(f), \tanh(g), \sigma(o)`, ``c_prev``, ``tanh_c`` :math:`= \tanh(c_t)`,
 ``dh`` :math:`= \partial L/\partial h_t` and ``dc`` :math:`= \partial L/\partial c_t` coming from
 step :math:`t+1` (all ``[B, H]``); it returns :math:`\partial L/\partial` (the pre-activations)
-``[B, 4H]`` and :math:`\partial L/\partial c_{t-1}` ``[B, H]``. The answer is checked against autograd.
+``[B, 4H]`` and :math:`\partial L/\partial c_{t-1}` ``[B, H]``. The answer is checked against
+autograd.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from . import Hint, attempt, compare, run_checker
 
 
 def reference_pointwise_backward(act: torch.Tensor, c_prev: torch.Tensor, tanh_c: torch.Tensor,
-                                 dh: torch.Tensor, dc: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+                                 dh: torch.Tensor, dc: torch.Tensor
+                                 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """The answer, written out (the same equations as ``LSTMLayerFunction.backward``, one step)."""
     i, f, g, o = act.chunk(4, dim=1)
     dc = dc + dh * o * (1 - tanh_c * tanh_c)  # c_t reaches the loss through h_t too
@@ -62,7 +64,8 @@ def check_pointwise_backward(fn: Callable[..., Tuple[torch.Tensor, torch.Tensor]
         if isinstance(d_gates, torch.Tensor) and d_gates.shape == want_c.shape:
             raise Hint("return (d_gates [B, 4H], dc_prev [B, H]) in that order")
         compare("dc_prev", dc_prev, want_c, atol=1e-8, rtol=1e-6,
-                hint="dc_prev = dc_t ⊙ σ(f_t), where dc_t includes the path through h_t: dh ⊙ σ(o) ⊙ (1 - tanh²(c_t))")
+                hint="dc_prev = dc_t ⊙ σ(f_t), where dc_t includes the path through h_t: dh ⊙ σ(o) "
+                     "⊙ (1 - tanh²(c_t))")
         H = want_c.shape[1]
         if isinstance(d_gates, torch.Tensor) and d_gates.shape == want_gates.shape:
             for k, name in enumerate("ifgo"):
@@ -71,7 +74,8 @@ def check_pointwise_backward(fn: Callable[..., Tuple[torch.Tensor, torch.Tensor]
                         "f": "d pre_f = dc_t ⊙ c_{t-1} ⊙ σ(f)(1 - σ(f))",
                         "g": "d pre_g = dc_t ⊙ σ(i) ⊙ (1 - tanh²(g)): g is a tanh, not a sigmoid",
                         "o": "d pre_o = dh ⊙ tanh(c_t) ⊙ σ(o)(1 - σ(o))"}[name]
-                compare(f"the {name} quarter of d_gates", part, want, atol=1e-8, rtol=1e-6, hint=hint)
+                compare(f"the {name} quarter of d_gates", part, want, atol=1e-8, rtol=1e-6,
+                        hint=hint)
         compare("d_gates", d_gates, want_gates, atol=1e-8, rtol=1e-6)
         inputs, want_gates, want_c = _case(seed=1, batch=2, hidden=3)  # another size
         got = attempt(fn, *inputs, what="your backward")
