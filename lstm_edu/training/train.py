@@ -44,7 +44,9 @@ def _hidden_size(rnn: nn.Module, hidden_size: Optional[int]) -> int:
         return hidden_size
     size = getattr(rnn, "hidden_size", None)
     if not isinstance(size, int):
-        raise TypeError(f"{type(rnn).__name__} has no integer hidden_size attribute: pass hidden_size=...")
+        raise TypeError(
+            f"{type(rnn).__name__} has no integer hidden_size attribute: pass hidden_size=..."
+        )
     return size
 
 
@@ -75,15 +77,22 @@ class NonFiniteLoss(RuntimeError):
     last good step, ``step`` the step whose loss was not finite."""
 
     def __init__(self, step: int, last_good: Optional[float], history: Dict[str, Any]):
-        good = f"the last finite loss was {last_good:.4g} at step {step - 1}" if last_good is not None \
+        good = (
+            f"the last finite loss was {last_good:.4g} at step {step - 1}"
+            if last_good is not None
             else "no step had a finite loss"
-        super().__init__(f"the loss is not finite (NaN or infinite) at step {step}; training stopped ({good}). "
-                         "Try a lower learning rate or gradient clipping; the history so far is in "
-                         "this exception's .history")
+        )
+        super().__init__(
+            f"the loss is not finite (NaN or infinite) at step {step}; training stopped ({good}). "
+            "Try a lower learning rate or gradient clipping; the history so far is in "
+            "this exception's .history"
+        )
         self.step, self.last_good, self.history = step, last_good, history
 
 
-def _check_finite(loss: torch.Tensor, step: int, last_good: Optional[float], hist: Dict[str, Any]) -> float:
+def _check_finite(
+    loss: torch.Tensor, step: int, last_good: Optional[float], hist: Dict[str, Any]
+) -> float:
     value = loss.item()
     if not math.isfinite(value):
         raise NonFiniteLoss(step, last_good, hist)
@@ -104,11 +113,17 @@ def last_fifth_improvement(steps: Sequence[float], values: Sequence[float]) -> f
     gives a large one; a curve that went up gives a negative one.
     """
     if len(steps) != len(values) or len(steps) < 2:
-        raise ValueError(f"need at least two (step, value) pairs of equal length, got {len(steps)} and {len(values)}")
+        raise ValueError(
+            f"need at least two (step, value) pairs of equal length, got {len(steps)} and {len(values)}"
+        )
     s = torch.tensor([float(x) for x in steps], dtype=torch.float64)
     v = torch.tensor([float(x) for x in values], dtype=torch.float64)
     at = float(s[0] + 0.8 * (s[-1] - s[0]))
-    j = int(torch.searchsorted(s, torch.tensor(at, dtype=torch.float64)).clamp(1, len(s) - 1))
+    j = int(
+        torch.searchsorted(s, torch.tensor(at, dtype=torch.float64)).clamp(
+            1, len(s) - 1
+        )
+    )
     w = (at - s[j - 1]) / (s[j] - s[j - 1])
     v_at = float(v[j - 1] + w * (v[j] - v[j - 1]))
     return (v_at - float(v[-1])) / v_at
@@ -140,7 +155,9 @@ class SequenceRegressor(nn.Module):
     Unlike the seed (``batch_first=True``), the input is time-major like every RNN in the book.
     """
 
-    def __init__(self, rnn: nn.Module, output_size: int = 1, hidden_size: Optional[int] = None):
+    def __init__(
+        self, rnn: nn.Module, output_size: int = 1, hidden_size: Optional[int] = None
+    ):
         super().__init__()
         self.rnn = rnn
         self.head = nn.Linear(_hidden_size(rnn, hidden_size), output_size)
@@ -150,28 +167,45 @@ class SequenceRegressor(nn.Module):
         return self.head(out[-1])  # [batch, O]
 
 
-def fit(model: nn.Module, make_batch: Callable[[int], Tuple[torch.Tensor, torch.Tensor]], *, steps: int,
-        lr: float = 1e-3, clip: Optional[float] = 1.0,
-        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.mse_loss,
-        eval_batch: Optional[Tuple[torch.Tensor, torch.Tensor]] = None, eval_every: int = 50,
-        device: Union[str, torch.device, None] = None, optimizer: Optional[torch.optim.Optimizer] = None,
-        schedule: str = "constant", progress: bool = True, desc: str = "training") -> Dict[str, List[float]]:
-    """Train ``model`` with Adam on batches ``make_batch(step) -> (x, y)`` for ``steps`` steps.
+def fit(
+    model: nn.Module,
+    make_batch: Callable[[int], Tuple[torch.Tensor, torch.Tensor]],
+    *,
+    steps: int,
+    lr: float = 1e-3,
+    clip: Optional[float] = 1.0,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.mse_loss,
+    eval_batch: Optional[Tuple[torch.Tensor, torch.Tensor]] = None,
+    eval_every: int = 50,
+    device: Union[str, torch.device, None] = None,
+    optimizer: Optional[torch.optim.Optimizer] = None,
+    schedule: str = "constant",
+    progress: bool = True,
+    desc: str = "training",
+) -> Dict[str, List[float]]:
+    """Train ``model`` with Adam on batches ``make_batch(step) -> (x, y)`` for ``steps``
+    steps.
 
-    ``model(x)`` must return a tensor shaped like ``y``; the loss is ``loss_fn(model(x), y)``.
-    Gradients are clipped to norm ``clip`` (``None``: no clipping); ``schedule="cosine"`` decays the
-    learning rate along a cosine to a tenth of its start value over the ``steps``. Every ``eval_every`` steps (and
-    at the first and last) the loss on the fixed ``eval_batch`` is measured without gradients.
+    ``model(x)`` must return a tensor shaped like ``y``; the loss is ``loss_fn(model(x),
+    y)``. Gradients are clipped to norm ``clip`` (``None``: no clipping);
+    ``schedule="cosine"`` decays the learning rate along a cosine to a tenth of its
+    start value over the ``steps``. Every ``eval_every`` steps (and at the first and
+    last) the loss on the fixed ``eval_batch`` is measured without gradients.
 
-    Returns a history ``{"step", "loss", "eval_step", "eval_loss"}`` of plain lists. A NaN or
-    infinite loss stops training with :class:`NonFiniteLoss` (which names the step and the last
-    good loss, and holds the history so far); an interrupt (Ctrl-C, the notebook's stop button)
-    returns the history so far, marked ``stopped_early``.
+    Returns a history ``{"step", "loss", "eval_step", "eval_loss"}`` of plain lists. A
+    NaN or infinite loss stops training with :class:`NonFiniteLoss` (which names the
+    step and the last good loss, and holds the history so far); an interrupt (Ctrl-C,
+    the notebook's stop button) returns the history so far, marked ``stopped_early``.
     """
     device = _device(device)
     model.to(device)
     opt = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
-    hist: Dict[str, List[float]] = {"step": [], "loss": [], "eval_step": [], "eval_loss": []}
+    hist: Dict[str, List[float]] = {
+        "step": [],
+        "loss": [],
+        "eval_step": [],
+        "eval_loss": [],
+    }
 
     def evaluate(step: int) -> None:
         if eval_batch is None:
@@ -193,7 +227,9 @@ def fit(model: nn.Module, make_batch: Callable[[int], Tuple[torch.Tensor, torch.
                 group["lr"] = base_lr * _lr_factor(schedule, step, steps)
             x, y = (t.to(device) for t in make_batch(step))
             loss = loss_fn(model(x), y)
-            value = _check_finite(loss, step, hist["loss"][-1] if hist["loss"] else None, hist)
+            value = _check_finite(
+                loss, step, hist["loss"][-1] if hist["loss"] else None, hist
+            )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if clip is not None:
@@ -204,7 +240,10 @@ def fit(model: nn.Module, make_batch: Callable[[int], Tuple[torch.Tensor, torch.
             if step % eval_every == 0 or step == steps:
                 evaluate(step)
                 if hist["eval_loss"]:
-                    bar.set_postfix(loss=f"{hist['loss'][-1]:.4f}", eval=f"{hist['eval_loss'][-1]:.4f}")
+                    bar.set_postfix(
+                        loss=f"{hist['loss'][-1]:.4f}",
+                        eval=f"{hist['eval_loss'][-1]:.4f}",
+                    )
     except KeyboardInterrupt:
         _interrupted(hist, step, bar)
     finally:
@@ -222,29 +261,45 @@ class CharLM(nn.Module):
     """A character language model: embedding → recurrent network → linear head.
 
     Args:
-        rnn: any recurrent network with the package interface whose ``input_size`` is ``embed_size``.
+        rnn: any recurrent network with the package interface whose ``input_size`` is
+            ``embed_size``.
         vocab_size: number of characters ``V``.
         embed_size: size ``E`` of each character's learned vector.
-        hidden_size: the RNN's output size; read from ``rnn.hidden_size`` when not given.
+        hidden_size: the RNN's output size; read from ``rnn.hidden_size`` when not
+            given.
 
-    Shapes: ``forward(ids [T, B], state=None) -> (logits [T, B, V], state)``. ``logits[t]`` scores
-    the character that follows ``ids[t]``; ``state`` is the RNN's (e.g. ``(h, c)``, each
-    ``[n_layers, B, H]``), to be fed back in with the next chunk of the same texts.
+    Shapes: ``forward(ids [T, B], state=None) -> (logits [T, B, V], state)``.
+    ``logits[t]`` scores the character that follows ``ids[t]``; ``state`` is the RNN's
+    (e.g. ``(h, c)``, each ``[n_layers, B, H]``), to be fed back in with the next chunk
+    of the same texts.
     """
 
-    def __init__(self, rnn: nn.Module, vocab_size: int, embed_size: int, hidden_size: Optional[int] = None):
+    def __init__(
+        self,
+        rnn: nn.Module,
+        vocab_size: int,
+        embed_size: int,
+        hidden_size: Optional[int] = None,
+    ):
         super().__init__()
         rnn_in = getattr(rnn, "input_size", embed_size)
         if rnn_in != embed_size:
-            raise ValueError(f"the rnn reads {rnn_in} features but embed_size is {embed_size}: they must match")
+            raise ValueError(
+                f"the rnn reads {rnn_in} features but embed_size is {embed_size}: "
+                "they must match"
+            )
         self.vocab_size = vocab_size
         self.embed = nn.Embedding(vocab_size, embed_size)
         self.rnn = rnn
         self.head = nn.Linear(_hidden_size(rnn, hidden_size), vocab_size)
 
-    def forward(self, ids: torch.Tensor, state: Optional[Sequence[torch.Tensor]] = None) -> Tuple[torch.Tensor, State]:
+    def forward(
+        self, ids: torch.Tensor, state: Optional[Sequence[torch.Tensor]] = None
+    ) -> Tuple[torch.Tensor, State]:
         if ids.dim() != 2:
-            raise ValueError(f"ids must be [n_steps, batch_size], got shape {list(ids.shape)}")
+            raise ValueError(
+                f"ids must be [n_steps, batch_size], got shape {list(ids.shape)}"
+            )
         x = self.embed(ids)  # [T, B, E]
         out, state = self.rnn(x, state)  # out [T, B, H]
         return self.head(out), state  # [T, B, V]
@@ -255,8 +310,13 @@ def _model_device(model: nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def bits_per_char(model: CharLM, ids: torch.Tensor, batch_size: int = 16, n_steps: int = 100,
-                  max_chars: Optional[int] = None) -> float:
+def bits_per_char(
+    model: CharLM,
+    ids: torch.Tensor,
+    batch_size: int = 16,
+    n_steps: int = 100,
+    max_chars: Optional[int] = None,
+) -> float:
     """Average cross-entropy of ``model`` on the text ``ids [N]``, in bits per character.
 
     The text is cut into ``batch_size`` contiguous streams read in chunks of ``n_steps`` with the
@@ -271,21 +331,29 @@ def bits_per_char(model: CharLM, ids: torch.Tensor, batch_size: int = 16, n_step
     with evaluating(model):
         for x, y in char_batches(ids, batch_size, n_steps):
             logits, state = model(x.to(device), state)
-            total += F.cross_entropy(logits.flatten(0, 1), y.to(device).flatten(),
-                                     reduction="sum").item()
+            total += F.cross_entropy(
+                logits.flatten(0, 1), y.to(device).flatten(), reduction="sum"
+            ).item()
             count += y.numel()
     return total / count / LN2
 
 
 @torch.no_grad()
-def sample(model: CharLM, vocab: CharVocab, prompt: str = "\n", length: int = 200, temperature: float = 1.0,
-           generator: Optional[torch.Generator] = None) -> str:
-    """Generate ``length`` characters after ``prompt``; returns only the generated characters.
+def sample(
+    model: CharLM,
+    vocab: CharVocab,
+    prompt: str = "\n",
+    length: int = 200,
+    temperature: float = 1.0,
+    generator: Optional[torch.Generator] = None,
+) -> str:
+    """Generate ``length`` characters after ``prompt``; returns only the generated
+    characters.
 
-    Each character is drawn from ``softmax(logits / temperature)``: temperature 1 samples the
-    model's own distribution, lower is more conservative, higher more random, and
-    ``temperature=0`` always takes the most likely character. ``generator`` (a CPU
-    ``torch.Generator``) makes the draw reproducible.
+    Each character is drawn from ``softmax(logits / temperature)``: temperature 1
+    samples the model's own distribution, lower is more conservative, higher more
+    random, and ``temperature=0`` always takes the most likely character. ``generator``
+    (a CPU ``torch.Generator``) makes the draw reproducible.
     """
     if not prompt:
         raise ValueError("sample needs a non-empty prompt (e.g. '\\n') to start from")
@@ -309,27 +377,48 @@ def sample(model: CharLM, vocab: CharVocab, prompt: str = "\n", length: int = 20
 
 
 @torch.no_grad()
-def top_next_chars(model: CharLM, vocab: CharVocab, text: str, k: int = 5) -> Tuple[torch.Tensor, torch.Tensor]:
+def top_next_chars(
+    model: CharLM, vocab: CharVocab, text: str, k: int = 5
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """For every position of ``text``, the ``k`` most likely next characters and their probabilities.
 
     Returns ``(ids [len(text), k], probs [len(text), k])`` on the CPU.
     """
     with evaluating(model):
-        logits, _ = model(vocab.encode(text).to(_model_device(model)).unsqueeze(1))  # [T, 1, V]
+        logits, _ = model(
+            vocab.encode(text).to(_model_device(model)).unsqueeze(1)
+        )  # [T, 1, V]
     probs = torch.softmax(logits[:, 0].float(), dim=-1).cpu()  # [T, V]
     p, i = probs.topk(k, dim=-1)
     return i, p
 
 
-def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torch.Tensor] = None, *,
-                  steps: int, batch_size: int = 32, n_steps: int = 100, lr: float = 2e-3,
-                  clip: Optional[float] = 1.0, device: Union[str, torch.device, None] = None,
-                  eval_every: int = 100, val_max_chars: Optional[int] = None, val_batch_size: int = 16,
-                  sample_every: Optional[int] = None, vocab: Optional[CharVocab] = None,
-                  sample_prompt: Optional[str] = None, sample_length: int = 200, sample_temperature: float = 0.8,
-                  print_samples: bool = True, seed: int = 0,
-                  optimizer: Optional[torch.optim.Optimizer] = None, schedule: str = "constant",
-                  progress: bool = True, desc: str = "char LM") -> Dict[str, Any]:
+def train_char_lm(
+    model: CharLM,
+    train_ids: torch.Tensor,
+    val_ids: Optional[torch.Tensor] = None,
+    *,
+    steps: int,
+    batch_size: int = 32,
+    n_steps: int = 100,
+    lr: float = 2e-3,
+    clip: Optional[float] = 1.0,
+    device: Union[str, torch.device, None] = None,
+    eval_every: int = 100,
+    val_max_chars: Optional[int] = None,
+    val_batch_size: int = 16,
+    sample_every: Optional[int] = None,
+    vocab: Optional[CharVocab] = None,
+    sample_prompt: Optional[str] = None,
+    sample_length: int = 200,
+    sample_temperature: float = 0.8,
+    print_samples: bool = True,
+    seed: int = 0,
+    optimizer: Optional[torch.optim.Optimizer] = None,
+    schedule: str = "constant",
+    progress: bool = True,
+    desc: str = "char LM",
+) -> Dict[str, Any]:
     """Train a :class:`CharLM` with truncated backpropagation through time.
 
     The training text ``train_ids [N]`` is cut into ``batch_size`` contiguous streams
@@ -358,24 +447,38 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
     opt = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     sample_gen = torch.Generator().manual_seed(seed + 1)
-    hist: Dict[str, Any] = {"step": [], "train_bpc": [], "grad_norm": [], "val_step": [], "val_bpc": [],
-                            "samples": [], "seconds": 0.0, "chars_per_second": 0.0}
+    hist: Dict[str, Any] = {
+        "step": [],
+        "train_bpc": [],
+        "grad_norm": [],
+        "val_step": [],
+        "val_bpc": [],
+        "samples": [],
+        "seconds": 0.0,
+        "chars_per_second": 0.0,
+    }
     if sample_every is not None and vocab is None:
         raise ValueError("sample_every needs vocab=... to decode the samples")
 
     def evaluate(step: int) -> None:
         if val_ids is not None:
             hist["val_step"].append(step)
-            hist["val_bpc"].append(bits_per_char(model, val_ids, val_batch_size, n_steps, val_max_chars))
+            hist["val_bpc"].append(
+                bits_per_char(model, val_ids, val_batch_size, n_steps, val_max_chars)
+            )
 
     if sample_prompt is None and vocab is not None:
         sample_prompt = "\n" if "\n" in vocab.stoi else vocab.decode(train_ids[:1])
 
     def take_sample(step: int, bar: Any) -> None:
-        text = sample(model, vocab, sample_prompt, sample_length, sample_temperature, sample_gen)
+        text = sample(
+            model, vocab, sample_prompt, sample_length, sample_temperature, sample_gen
+        )
         hist["samples"].append([step, text])
         if print_samples:
-            bar.write(f"--- sample after {step} steps (temperature {sample_temperature}) ---\n{text}")
+            bar.write(
+                f"--- sample after {step} steps (temperature {sample_temperature}) ---\n{text}"
+            )
 
     model.train()
     evaluate(0)
@@ -398,11 +501,15 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
                 group["lr"] = base_lr * _lr_factor(schedule, step, steps)
             logits, state = model(x, state)
             loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
-            last_good = hist["train_bpc"][-1] * LN2 if hist["train_bpc"] else None  # nats
+            last_good = (
+                hist["train_bpc"][-1] * LN2 if hist["train_bpc"] else None
+            )  # nats
             value = _check_finite(loss, step, last_good, hist)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            norm = nn.utils.clip_grad_norm_(model.parameters(), clip if clip is not None else float("inf"))
+            norm = nn.utils.clip_grad_norm_(
+                model.parameters(), clip if clip is not None else float("inf")
+            )
             opt.step()
             state = detach_state(state)
             hist["step"].append(step)
@@ -413,7 +520,10 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
             if step % eval_every == 0 or step == steps:
                 evaluate(step)
                 if hist["val_bpc"]:
-                    bar.set_postfix(train_bpc=f"{hist['train_bpc'][-1]:.3f}", val_bpc=f"{hist['val_bpc'][-1]:.3f}")
+                    bar.set_postfix(
+                        train_bpc=f"{hist['train_bpc'][-1]:.3f}",
+                        val_bpc=f"{hist['val_bpc'][-1]:.3f}",
+                    )
             if sample_every is not None and (step % sample_every == 0 or step == steps):
                 take_sample(step, bar)
     except KeyboardInterrupt:
@@ -430,8 +540,12 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
 # ---------------------------------------------------------------------------------------------
 
 
-def save_checkpoint(path: Union[str, Path], model: nn.Module, optimizer: Optional[torch.optim.Optimizer] = None,
-                    **extra: Any) -> Path:
+def save_checkpoint(
+    path: Union[str, Path],
+    model: nn.Module,
+    optimizer: Optional[torch.optim.Optimizer] = None,
+    **extra: Any,
+) -> Path:
     """Save ``model``'s weights (and the optimizer's state) with anything else in ``extra``.
 
     ``extra`` must hold only tensors and plain Python values (str, int, float, bool, None, lists,
@@ -448,13 +562,18 @@ def save_checkpoint(path: Union[str, Path], model: nn.Module, optimizer: Optiona
     return path
 
 
-def load_checkpoint(path: Union[str, Path], model: nn.Module, optimizer: Optional[torch.optim.Optimizer] = None,
-                    map_location: Union[str, torch.device, None] = None) -> Dict[str, Any]:
-    """Load weights saved by :func:`save_checkpoint` into ``model`` (and ``optimizer``); return ``extra``.
+def load_checkpoint(
+    path: Union[str, Path],
+    model: nn.Module,
+    optimizer: Optional[torch.optim.Optimizer] = None,
+    map_location: Union[str, torch.device, None] = None,
+) -> Dict[str, Any]:
+    """Load weights saved by :func:`save_checkpoint` into ``model`` (and ``optimizer``);
+    return ``extra``.
 
-    Uses ``torch.load(path, weights_only=True)``: a checkpoint can only contain tensors and plain
-    values, so loading a file from elsewhere cannot execute code. ``map_location`` defaults to the
-    model's device.
+    Uses ``torch.load(path, weights_only=True)``: a checkpoint can only contain tensors
+    and plain values, so loading a file from elsewhere cannot execute code.
+    ``map_location`` defaults to the model's device.
     """
     if map_location is None:
         map_location = _model_device(model)
@@ -466,7 +585,17 @@ def load_checkpoint(path: Union[str, Path], model: nn.Module, optimizer: Optiona
 
 
 __all__ = [
-    "SequenceRegressor", "fit", "NonFiniteLoss", "last_fifth_improvement", "CharLM", "detach_state",
-    "evaluating", "bits_per_char", "sample", "top_next_chars", "train_char_lm", "save_checkpoint",
+    "SequenceRegressor",
+    "fit",
+    "NonFiniteLoss",
+    "last_fifth_improvement",
+    "CharLM",
+    "detach_state",
+    "evaluating",
+    "bits_per_char",
+    "sample",
+    "top_next_chars",
+    "train_char_lm",
+    "save_checkpoint",
     "load_checkpoint",
 ]
