@@ -6,7 +6,8 @@ the same input checks as the references. They compute the same numbers (to round
 gradients, faster. Chapter 9 of the book builds them up one step at a time; the ideas are:
 
 1. **Work on a whole layer over the whole sequence.** The reference runs "for each step, for each
-   layer, call the cell". Layer ``l`` at step ``t`` only needs layer ``l-1`` at step ``t``, so we can
+   layer, call the cell". Layer ``l`` at step ``t`` only needs layer ``l-1`` at step ``t``, so we
+   can
    instead run layer 0 over all steps, then layer 1 over all steps, and so on. Everything that does
    not depend on the recurrence can then be computed for all steps at once.
 2. **Input projections for all steps in one matmul.** ``W_x x_t`` does not depend on ``h_{t-1}``:
@@ -34,14 +35,26 @@ from .hyper_layer import FastHyperLSTM, HyperLayerFunction
 from .hyper_tape import PackedHyperCell, WeightTape, hyper_layer
 from .lstm_layer import FastLSTM, LSTMLayerFunction
 from .pointwise import (
-           Workspace,
-           cell_update,
-           layer_norm_dx,
-           lstm_pointwise,
-           sigmoid_grad,
-           tanh_,
+    Workspace,
+    cell_update,
+    layer_norm_dx,
+    lstm_pointwise,
+    sigmoid_grad,
+    tanh_,
 )
 
-__all__ = ["FastLSTM", "FastHyperLSTM", "LSTMLayerFunction", "lstm_pointwise", "tanh_",
-           "PackedHyperCell", "hyper_layer", "WeightTape", "HyperLayerFunction", "layer_norm_dx",
-           "cell_update", "sigmoid_grad", "Workspace"]
+__all__ = [
+    "FastLSTM",
+    "FastHyperLSTM",
+    "LSTMLayerFunction",
+    "lstm_pointwise",
+    "tanh_",
+    "PackedHyperCell",
+    "hyper_layer",
+    "WeightTape",
+    "HyperLayerFunction",
+    "layer_norm_dx",
+    "cell_update",
+    "sigmoid_grad",
+    "Workspace",
+]

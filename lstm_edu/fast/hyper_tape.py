@@ -21,7 +21,8 @@ class PackedHyperCell:
 
     - ``w_x_all [4H + 4K, I]``: the four ``W_x^k`` and the hyper cell's x-columns: every
       input projection of every step in one matmul.
-    - ``b_x_all [4H + 4K]``: zeros for the main cell (its bias is :math:`d_b`), the hyper cell's bias.
+    - ``b_x_all [4H + 4K]``: zeros for the main cell (its bias is :math:`d_b`), the hyper cell's
+    bias.
     - ``w_h_all [4H + 4K, H]``: the four ``W_h^k`` and the hyper cell's ``h_{t-1}``-columns: the
       one matmul per step that reads ``h_{t-1}``.
     - ``w_hh [4K, K]``: the hyper cell's recurrent weight (reads :math:`\hat h_{t-1}`).
@@ -45,8 +46,9 @@ class PackedHyperCell:
         self.w_hh = hyper.lin_h.weight
         self.w_z = torch.cat([cell.z_h.weight, cell.z_x.weight, cell.z_b.weight])
         self.b_z = torch.cat([cell.z_h.bias, cell.z_x.bias, ref.new_zeros(4 * cell.n_z)])
-        self.w_dh, self.w_dx, self.w_db = (torch.stack([lin.weight.t() for lin in lins])
-                                           for lins in (cell.d_h, cell.d_x, cell.d_b))
+        self.w_dh, self.w_dx, self.w_db = (
+            torch.stack([lin.weight.t() for lin in lins]) for lins in (cell.d_h, cell.d_x, cell.d_b)
+        )
         # The forget bias (a constant added to f after its layer norm) is packed into the bias
         # that comes last before σ(f): the f gate's layer-norm bias, or b_0^f without layer norm.
         f_row = ref.new_tensor([0.0, 1.0, 0.0, 0.0]).unsqueeze(1)  # [4, 1]: gate f only
@@ -69,14 +71,32 @@ class PackedHyperCell:
             self.b_db = self.b_db + cell.forget_bias * f_row.unsqueeze(1)  # [4, 1, H]
 
     def weights(self) -> Tuple:
-        r"""The arguments of :class:`HyperLayerFunction` after the states (layer-normalised cells only):
+        r"""The arguments of :class:`HyperLayerFunction` after the states (layer-normalised
+        cells only):
         ``w_x_all, b_x_all, w_h_all, w_hh, w_z, b_z``; ``w_d [12, Z, H]`` (``w_dh, w_dx, w_db``
         stacked), ``b_d [4, 1, H]``; ``ln_w, ln_b [4, 1, H]``, ``ln_c_w, ln_c_b [H]``;
-        ``hyper_ln_w, hyper_ln_b [4, K]``, ``hyper_ln_c_w, hyper_ln_c_b [K]``; ``eps, hyper_eps``."""
-        return (self.w_x_all, self.b_x_all, self.w_h_all, self.w_hh, self.w_z, self.b_z,
-                torch.cat([self.w_dh, self.w_dx, self.w_db]), self.b_db, self.ln_w, self.ln_b,
-                self.ln_c.weight, self.ln_c.bias, self.hyper_ln_w, self.hyper_ln_b,
-                self.hyper_ln_c.weight, self.hyper_ln_c.bias, self.eps, self.hyper_eps)
+        ``hyper_ln_w, hyper_ln_b [4, K]``, ``hyper_ln_c_w, hyper_ln_c_b [K]``;
+        ``eps, hyper_eps``."""
+        return (
+            self.w_x_all,
+            self.b_x_all,
+            self.w_h_all,
+            self.w_hh,
+            self.w_z,
+            self.b_z,
+            torch.cat([self.w_dh, self.w_dx, self.w_db]),
+            self.b_db,
+            self.ln_w,
+            self.ln_b,
+            self.ln_c.weight,
+            self.ln_c.bias,
+            self.hyper_ln_w,
+            self.hyper_ln_b,
+            self.hyper_ln_c.weight,
+            self.hyper_ln_c.bias,
+            self.eps,
+            self.hyper_eps,
+        )
 
 
 class WeightTape:
@@ -87,7 +107,8 @@ class WeightTape:
     step's input ``x_t`` (forward) and output gradient ``dy_t`` (backward) and computes
     :math:`dW = X^	op dY` with ``X [T*B, in]`` and ``dY [T*B, out]``: one large matmul.
 
-    ``tape = WeightTape(w)`` with ``w [in, out]``; ``tape.matmul(x)`` is ``x @ w`` for ``x [B, in]``.
+    ``tape = WeightTape(w)`` with ``w [in, out]``; ``tape.matmul(x)`` is ``x @ w`` for ``x [B,
+    in]``.
     The weight gradient arrives through ``_TapeStart``, an identity on ``w`` whose backward the
     autograd engine runs only after the backward of every ``tape.matmul`` that used it.
     """
@@ -133,12 +154,19 @@ class _TapedMatmul(torch.autograd.Function):
         return dy @ w.t(), None, None, None
 
 
-def hyper_layer(p: PackedHyperCell, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
-                h_hat: torch.Tensor, c_hat: torch.Tensor) -> Tuple[torch.Tensor, State]:
+def hyper_layer(
+    p: PackedHyperCell,
+    x: torch.Tensor,
+    h: torch.Tensor,
+    c: torch.Tensor,
+    h_hat: torch.Tensor,
+    c_hat: torch.Tensor,
+) -> Tuple[torch.Tensor, State]:
     r"""One HyperLSTM layer over a whole sequence: ``x [T, B, I]`` -> ``out [T, B, H]`` and the
     final ``(h, c, h_hat, c_hat)``.
 
-    Per step, gate :math:`k`: :math:`LN_k(d_h^k \odot (W_h^k h_{t-1}) + d_x^k \odot (W_x^k x_t) + d_b^k)`,
+    Per step, gate :math:`k`: :math:`LN_k(d_h^k \odot (W_h^k h_{t-1}) + d_x^k \odot (W_x^k x_t) +
+    d_b^k)`,
     computed for the four gates at once in a gate-major layout ``[4, B, H]``.
     """
     T, B, I = x.shape
@@ -148,7 +176,9 @@ def hyper_layer(p: PackedHyperCell, x: torch.Tensor, h: torch.Tensor, c: torch.T
     gx_main, gx_hyper = gx.split([4 * H, 4 * K], dim=2)
     # Per-step views made once with unbind (indexing x[t] inside the loop would make autograd
     # build a zero tensor of the whole sequence's size for every step's gradient).
-    wx = gx_main.reshape(T, B, 4, H).transpose(1, 2).contiguous().unbind(0)  # W_x^k x_t: T x [4, B, H]
+    wx = (
+        gx_main.reshape(T, B, 4, H).transpose(1, 2).contiguous().unbind(0)
+    )  # W_x^k x_t: T x [4, B, H]
     gx_hyper = gx_hyper.unbind(0)  # the hyper cell's W x_t + b: T x [B, 4K]
     w_h_all = WeightTape(p.w_h_all.t())  # [H, 4H + 4K]
     w_hh_t, w_z_t = p.w_hh.t(), p.w_z.t()
@@ -159,12 +189,15 @@ def hyper_layer(p: PackedHyperCell, x: torch.Tensor, h: torch.Tensor, c: torch.T
         wh = wh.view(B, 4, H).transpose(0, 1)  # W_h^k h_{t-1}: [4, B, H]
         # --- the hyper cell: a layer-normalised LSTM over x̂_t = [h_{t-1}; x_t]
         gates_hat = torch.addmm(gx_hyper[t] + hw_hyper, h_hat, w_hh_t).view(B, 4, K)
-        gates_hat = torch.addcmul(p.hyper_ln_b, F.layer_norm(gates_hat, (K,), eps=p.hyper_eps), p.hyper_ln_w)
+        gates_hat = torch.addcmul(
+            p.hyper_ln_b, F.layer_norm(gates_hat, (K,), eps=p.hyper_eps), p.hyper_ln_w
+        )
         i, f, g, o = gates_hat.unbind(1)  # [B, K] each
         i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
         c_hat = torch.addcmul(f * c_hat, i, g)  # ĉ_t = σ(f) ⊙ ĉ_{t-1} + σ(i) ⊙ tanh(g)
         h_hat = o * torch.tanh(p.hyper_ln_c(c_hat))  # ĥ_t = σ(o) ⊙ tanh(LN(ĉ_t)): [B, K]
-        # --- z_h, z_x, z_b of all gates in one matmul, then each family of d's in one batched matmul
+        # --- z_h, z_x, z_b of all gates in one matmul, then each family of d's in one batched
+        # matmul
         z = torch.addmm(p.b_z, h_hat, w_z_t)  # z_h, z_x, z_b: [B, 12Z]
         z_h, z_x, z_b = z.view(B, 3, 4, p.Z).transpose(0, 2).unbind(1)  # [4, B, Z] each
         d_h = torch.bmm(z_h, p.w_dh)  # d_h^k = W_dh^k z_h^k: [4, B, H]

@@ -35,7 +35,7 @@ class LSTMLayerFunction(torch.autograd.Function):
         # The g rows of W_x, W_h and b are doubled (exactly: a power of 2) for lstm_pointwise's
         # tanh(g) = 2σ(2g) - 1; the backward pass uses the original weights.
         scale = w_h.new_ones(4 * H, 1)
-        scale[2 * H:3 * H] = 2
+        scale[2 * H : 3 * H] = 2
         act = torch.addmm(b * scale[:, 0], x.reshape(T * B, I), (w_x * scale).t()).view(T, B, 4 * H)
         out = x.new_empty(T, B, H)  # h_1 ... h_T
         c_all = x.new_empty(T + 1, B, H)  # c_0 ... c_T
@@ -65,7 +65,8 @@ class LSTMLayerFunction(torch.autograd.Function):
 
         .. math::
             dc_t &= dc_{t+1} \odot \sigma(f_{t+1}) + dh_t \odot \sigma(o_t)(1 - \tanh^2 c_t)\\
-            d\,\mathrm{gates}_t &= \big(dc_t\, \tanh(g_t)\,\sigma'(i_t),\; dc_t\, c_{t-1}\,\sigma'(f_t),\;
+            d\,\mathrm{gates}_t &= \big(dc_t\, \tanh(g_t)\,\sigma'(i_t),\; dc_t\,
+            c_{t-1}\,\sigma'(f_t),\;
                 dc_t\, \sigma(i_t)\,(1-\tanh^2 g_t),\; dh_t \tanh(c_t)\,\sigma'(o_t)\big)\\
             dh_{t-1} &= d\mathrm{out}_{t-1} + d\,\mathrm{gates}_t\, W_h
 
@@ -90,12 +91,20 @@ class LSTMLayerFunction(torch.autograd.Function):
             i, f, g, o = act[start:end].chunk(4, dim=2)  # [n, B, H] each
             # Factors for all the chunk's steps at once, computed in place to save memory;
             # σ'(a) = σ(a)(1 - σ(a)) is computed as σ - σ·σ (addcmul with value=-1).
-            tanh_c = tanh_(ws("tanh_c", n, B, H).copy_(c_all[start + 1:end + 1]))  # tanh(c_t): [n, B, H]
-            k_o = torch.addcmul(o, o, o, value=-1, out=ws("k_o", n, B, H)).mul_(tanh_c)  # dgate_o = dh ⊙ tanh(c) σ'(o)
-            dc_from_dh = tanh_c.mul_(tanh_c).neg_().add_(1).mul_(o)  # ∂h_t/∂c_t = σ(o)(1 - tanh² c_t)
+            tanh_c = tanh_(
+                ws("tanh_c", n, B, H).copy_(c_all[start + 1 : end + 1])
+            )  # tanh(c_t): [n, B, H]
+            k_o = torch.addcmul(o, o, o, value=-1, out=ws("k_o", n, B, H)).mul_(
+                tanh_c
+            )  # dgate_o = dh ⊙ tanh(c) σ'(o)
+            dc_from_dh = (
+                tanh_c.mul_(tanh_c).neg_().add_(1).mul_(o)
+            )  # ∂h_t/∂c_t = σ(o)(1 - tanh² c_t)
             k_ifg = ws("k_ifg", n, B, 3, H)  # dgate_{i,f,g} = dc ⊙ k_{i,f,g}
             torch.addcmul(i, i, i, value=-1, out=k_ifg[:, :, 0]).mul_(g)  # tanh(g) σ'(i)
-            torch.addcmul(f, f, f, value=-1, out=k_ifg[:, :, 1]).mul_(c_all[start:end])  # c_{t-1} σ'(f)
+            torch.addcmul(f, f, f, value=-1, out=k_ifg[:, :, 1]).mul_(
+                c_all[start:end]
+            )  # c_{t-1} σ'(f)
             torch.mul(g, g, out=k_ifg[:, :, 2]).neg_().add_(1).mul_(i)  # σ(i)(1 - tanh² g)
 
             d_gates = ws("d_gates", n, B, 4 * H)  # [n, B, 4H]
@@ -103,8 +112,8 @@ class LSTMLayerFunction(torch.autograd.Function):
                 t = start + s
                 dc = torch.addcmul(dc, dh, dc_from_dh[s])  # dc_t
                 dg = d_gates[s]  # [B, 4H], a view we fill in place
-                torch.mul(k_ifg[s], dc.unsqueeze(1), out=dg[:, :3 * H].view(B, 3, H))
-                torch.mul(k_o[s], dh, out=dg[:, 3 * H:])
+                torch.mul(k_ifg[s], dc.unsqueeze(1), out=dg[:, : 3 * H].view(B, 3, H))
+                torch.mul(k_o[s], dh, out=dg[:, 3 * H :])
                 dc = dc * f[s]  # dc_{t-1} through c_t = f ⊙ c_{t-1} + ...
                 # dh_{t-1} = dout_{t-1} + dgates_t W_h  (for t = 0 this is dh_0, no dout term)
                 dh = torch.addmm(d_out[t - 1], dg, w_h) if t > 0 else dg @ w_h
@@ -118,7 +127,7 @@ class LSTMLayerFunction(torch.autograd.Function):
             first = 1 if start == 0 else 0
             if first:
                 d_w_h.addmm_(dG[:B].t(), h0)
-            d_w_h.addmm_(dG[first * B:].t(), out[start + first - 1:end - 1].reshape(-1, H))
+            d_w_h.addmm_(dG[first * B :].t(), out[start + first - 1 : end - 1].reshape(-1, H))
         return d_x, d_w_x, d_w_h, d_b, dh, dc
 
 
@@ -126,7 +135,8 @@ class FastLSTM(LSTM):
     """:class:`lstm_edu.LSTM` with the same parameters and results, run layer by layer over the
     whole sequence with :class:`LSTMLayerFunction` (hand-written backward).
 
-    Shapes: as :class:`lstm_edu.LSTM`: ``forward(x [T, B, I], state=None) -> (out [T, B, H], (h, c))``,
+    Shapes: as :class:`lstm_edu.LSTM`: ``forward(x [T, B, I], state=None) -> (out [T, B, H], (h,
+    c))``,
     states ``[n_layers, B, H]`` (or ``[B, H]`` when ``n_layers == 1``).
     """
 
@@ -143,10 +153,16 @@ class FastLSTM(LSTM):
             bias = cell.lin_h.bias  # [4 N_h], gates i, f, g, o
             if cell.forget_bias:  # packed into the f gate's bias: differentiable, the same sum
                 H = cell.hidden_size
-                bias = bias + torch.cat([bias.new_zeros(H), bias.new_full((H,), cell.forget_bias),
-                                         bias.new_zeros(2 * H)])
+                bias = bias + torch.cat(
+                    [
+                        bias.new_zeros(H),
+                        bias.new_full((H,), cell.forget_bias),
+                        bias.new_zeros(2 * H),
+                    ]
+                )
             out, c_T = LSTMLayerFunction.apply(
-                out, cell.lin_x.weight, cell.lin_h.weight, bias, h0, c0)  # [T, B, N_h]
+                out, cell.lin_x.weight, cell.lin_h.weight, bias, h0, c0
+            )  # [T, B, N_h]
             final.append((out[-1], c_T))
         return out, final
 

@@ -8,11 +8,14 @@ from typing import Optional
 import torch
 
 
-def lstm_pointwise(act: torch.Tensor, c_prev: torch.Tensor, c_out: torch.Tensor, h_out: torch.Tensor) -> None:
+def lstm_pointwise(
+    act: torch.Tensor, c_prev: torch.Tensor, c_out: torch.Tensor, h_out: torch.Tensor
+) -> None:
     r"""The elementwise part of one LSTM step, in place.
 
     .. math::
-        c_t = \sigma(f) \odot c_{t-1} + \sigma(i) \odot \tanh(g), \qquad h_t = \sigma(o) \odot \tanh(c_t)
+        c_t = \sigma(f) \odot c_{t-1} + \sigma(i) \odot \tanh(g), \qquad h_t = \sigma(o) \odot
+        \tanh(c_t)
 
     ``act [B, 4H]`` holds the pre-activations ``i, f, 2g, o`` on entry (the ``g`` quarter doubled:
     see below) and :math:`\sigma(i), \sigma(f), \tanh(g), \sigma(o)` on return (kept for the
@@ -29,7 +32,7 @@ def lstm_pointwise(act: torch.Tensor, c_prev: torch.Tensor, c_out: torch.Tensor,
     """
     H = c_prev.shape[-1]
     act.sigmoid_()  # σ(i), σ(f), σ(2g), σ(o)
-    act[:, 2 * H:3 * H].mul_(2).sub_(1)  # tanh(g) = 2σ(2g) - 1
+    act[:, 2 * H : 3 * H].mul_(2).sub_(1)  # tanh(g) = 2σ(2g) - 1
     i, f, g, o = act.chunk(4, dim=1)  # [B, H] each
     torch.mul(f, c_prev, out=c_out).addcmul_(i, g)  # c_t = f ⊙ c_{t-1} + i ⊙ g
     tanh_(h_out.copy_(c_out)).mul_(o)  # h_t = o ⊙ tanh(c_t)
@@ -41,7 +44,6 @@ def tanh_(x: torch.Tensor) -> torch.Tensor:
     return x.mul_(2).sigmoid_().mul_(2).sub_(1)
 
 
-
 # torch.native_layer_norm(x, shape, w, b, eps) -> (y, mean, rstd) is the one-call kernel behind
 # F.layer_norm, and this is its backward: (dy, x, shape, mean, rstd, w, b, mask) -> (dx, dw, db),
 # computing only what ``mask`` asks for. One call per layer norm and step, and the same arithmetic
@@ -50,26 +52,39 @@ _layer_norm_backward = torch.ops.aten.native_layer_norm_backward
 _DX_ONLY = [True, False, False]
 
 
-def layer_norm_dx(dy: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, rstd: torch.Tensor,
-                  weight: Optional[torch.Tensor] = None) -> torch.Tensor:
-    r"""Gradient of ``LN(x) = weight ⊙ (x - mean) · rstd + bias`` (over the last axis) with respect to ``x``:
+def layer_norm_dx(
+    dy: torch.Tensor,
+    x: torch.Tensor,
+    mean: torch.Tensor,
+    rstd: torch.Tensor,
+    weight: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    r"""Gradient of ``LN(x) = weight ⊙ (x - mean) · rstd + bias`` (over the last axis) with
+    respect to ``x``:
 
     .. math::
-        dx = \mathrm{rstd}\,\big(\hat{dy} - \mathrm{mean}(\hat{dy}) - \hat{x}\,\mathrm{mean}(\hat{dy} \odot \hat{x})\big),
+        dx = \mathrm{rstd}\,\big(\hat{dy} - \mathrm{mean}(\hat{dy}) -
+        \hat{x}\,\mathrm{mean}(\hat{dy} \odot \hat{x})\big),
         \qquad \hat{dy} = dy \odot \mathrm{weight},\ \hat{x} = (x - \mathrm{mean})\,\mathrm{rstd}
 
-    ``mean`` and ``rstd`` (``[..., 1]``) as ``torch.native_layer_norm`` returned them in the forward pass.
+    ``mean`` and ``rstd`` (``[..., 1]``) as ``torch.native_layer_norm`` returned them in the forward
+    pass.
     """
     return _layer_norm_backward(dy, x, x.shape[-1:], mean, rstd, weight, None, _DX_ONLY)[0]
 
 
-def cell_update(act: torch.Tensor, c_prev: torch.Tensor, c_out: torch.Tensor, dim: int) -> torch.Tensor:
+def cell_update(
+    act: torch.Tensor, c_prev: torch.Tensor, c_out: torch.Tensor, dim: int
+) -> torch.Tensor:
     r"""The LSTM update of one step, in place: ``act`` holds the (layer-normalised) pre-activations
-    :math:`i, f, g, o` along axis ``dim`` on entry and :math:`\sigma(i), \sigma(f), \tanh(g), \sigma(o)`
-    on return; :math:`c_t = \sigma(f) \odot c_{t-1} + \sigma(i) \odot \tanh(g)` is written into ``c_out``.
+    :math:`i, f, g, o` along axis ``dim`` on entry and :math:`\sigma(i), \sigma(f), \tanh(g),
+    \sigma(o)`
+    on return; :math:`c_t = \sigma(f) \odot c_{t-1} + \sigma(i) \odot \tanh(g)` is written into
+    ``c_out``.
     Returns the view :math:`\sigma(o)`.
 
-    Here ``torch.tanh`` is used, not :func:`tanh_`: after a layer norm the pre-activations are near 0,
+    Here ``torch.tanh`` is used, not :func:`tanh_`: after a layer norm the pre-activations are near
+    0,
     where :math:`2\sigma(2x) - 1` loses relative precision, and over three HyperLSTM layers the
     float32 gradients then drift past the tests' 1e-5 from the reference's."""
     act.narrow(dim, 2, 1).tanh_()  # tanh(g)
@@ -81,9 +96,9 @@ def cell_update(act: torch.Tensor, c_prev: torch.Tensor, c_out: torch.Tensor, di
 
 
 def sigmoid_grad(s: torch.Tensor) -> torch.Tensor:
-    r""":math:`\sigma'(a) = \sigma(a)(1 - \sigma(a))` from :math:`s = \sigma(a)` (as ``s - s·s``)."""
+    r""":math:`\sigma'(a) = \sigma(a)(1 - \sigma(a))` from :math:`s = \sigma(a)`
+    (as ``s - s·s``)."""
     return torch.addcmul(s, s, s, value=-1)
-
 
 
 class Workspace:
@@ -103,4 +118,3 @@ class Workspace:
         if buf is None or buf.numel() < numel:
             buf = self.buffers[name] = self.like.new_empty(numel)
         return buf[:numel].view(shape)
-
