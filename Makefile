@@ -22,8 +22,9 @@ DEVICE ?=
 ## CHROMIUM=path         the Chromium the browser tests use (default /usr/bin/chromium)
 CHROMIUM ?= /usr/bin/chromium
 export BOOK_TOC := $(TOC)
-# Local copies of downloadable corpora (Tiny Shakespeare) for machines without internet: ../shared/data.
-export LSTM_EDU_DATA ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data))
+# A local copy of the downloadable corpora (no internet in CI): ../shared/data beside the clone,
+# or this workplace's /work/shared/data when the clone lives elsewhere.
+export LSTM_EDU_DATA ?= $(abspath $(firstword $(wildcard ../shared/data /work/shared/data)))
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export PYTHONDONTWRITEBYTECODE := 1
 

@@ -74,7 +74,8 @@ def pick(quick: T, full: T, medium: Optional[T] = None) -> T:
 
 
 def seed_everything(seed: int = 0) -> None:
-    """Seed Python's and torch's generators (CPU and every GPU) so a chapter reproduces on one device."""
+    """Seed Python's and torch's generators (CPU and every GPU) so a chapter reproduces on one
+    device."""
     random.seed(seed)
     torch.manual_seed(seed)
 
@@ -86,13 +87,15 @@ def device_name(device: Optional[torch.device] = None) -> str:
 
 
 def describe() -> str:
-    """One line for the top of a chapter: size, device, torch version. Starts the chapter's clock."""
+    """One line for the top of a chapter: size, device, torch version. Starts the chapter's
+    clock."""
     global _started
     _started = time.perf_counter()
     cache = sys.modules.get("lstm_edu.training.runcache")
     if cache is not None:
         cache.SECONDS.update(trained=0.0, loaded=0.0)
-    return f"size={SIZE} (LSTM_EDU_SIZE), device={DEVICE} ({device_name()}), torch {torch.__version__}"
+    return (f"size={SIZE} (LSTM_EDU_SIZE), device={DEVICE} ({device_name()}), "
+            f"torch {torch.__version__}")
 
 
 def elapsed() -> float:

@@ -11,7 +11,7 @@ from lstm_edu.analysis.activations import (
     saturation,
     text_features,
 )
-from lstm_edu.training.train import CharLM
+from lstm_edu.training.charlm import CharLM
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -29,7 +29,8 @@ def test_record_lstm_matches_the_network_and_its_equations():
     assert ((rec["sigma_f"] > 0) & (rec["sigma_f"] < 1)).all() and (rec["tanh_g"].abs() < 1).all()
     # the LSTM equations hold between recorded quantities
     c_prev = torch.cat([torch.zeros(2, 1, 2, 5), rec["c"][:, :-1]], dim=1)
-    assert torch.allclose(rec["c"], rec["sigma_f"] * c_prev + rec["sigma_i"] * rec["tanh_g"], atol=1e-6)
+    assert torch.allclose(rec["c"], rec["sigma_f"] * c_prev + rec["sigma_i"] * rec["tanh_g"],
+                          atol=1e-6)
     assert torch.allclose(rec["h"], rec["sigma_o"] * torch.tanh(rec["c"]), atol=1e-6)
     assert lstm.cells[0]._forward_hooks == {}                   # hooks removed
 
@@ -62,7 +63,8 @@ def test_correlations_against_numpy_and_constant_units():
     acts = torch.stack([feat * 2 + 1, -feat, torch.rand(50, generator=gen), torch.ones(50)], dim=1)
     r = correlations(acts, feat)
     assert r[0] == pytest.approx(1.0, abs=1e-6) and r[1] == pytest.approx(-1.0, abs=1e-6)
-    assert r[2] == pytest.approx(float(np.corrcoef(acts[:, 2].numpy(), feat.numpy())[0, 1]), abs=1e-5)
+    assert r[2] == pytest.approx(float(np.corrcoef(acts[:, 2].numpy(), feat.numpy())[0, 1]),
+                                 abs=1e-5)
     assert r[3] == 0.0
     with pytest.raises(ValueError):
         correlations(acts, feat[:10])
@@ -75,7 +77,8 @@ def test_best_cells_finds_a_planted_unit():
     c = torch.randn(2, T, 1, 8, generator=torch.Generator().manual_seed(0)) * 0.1
     c[1, :, 0, 3] += feats["inside quotes"]          # layer 1, unit 3 tracks quotes
     rec = {"c": c}
-    found = {name: (layer, unit, r) for name, layer, unit, r in best_cells(rec, {"inside quotes": feats["inside quotes"]})}
+    found = {name: (layer, unit, r)
+             for name, layer, unit, r in best_cells(rec, {"inside quotes": feats["inside quotes"]})}
     layer, unit, r = found["inside quotes"]
     assert (layer, unit) == (1, 3) and r > 0.9
 

@@ -8,16 +8,32 @@ from lstm_edu import bench
 
 
 def test_quick_benchmark_prints_the_table():
-    res = subprocess.run([sys.executable, "-m", "lstm_edu.bench", "--quick", "--threads", "1",
-                          "--device", "cpu", "--mem-models", "torch.nn.LSTM,FastLSTM"],
-                         capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lstm_edu.bench",
+            "--quick",
+            "--threads",
+            "1",
+            "--device",
+            "cpu",
+            "--mem-models",
+            "torch.nn.LSTM,FastLSTM",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 0, res.stderr
     out = res.stdout
     assert out.startswith("lstm_edu.bench:")
     header = next(line for line in out.splitlines() if line.startswith("device"))
     assert "cpu" in header and "cuda" in header  # side by side, cuda "(none)" without a GPU
     for name in bench.MODELS:
-        line = next(line for line in out.splitlines() if line.strip().startswith(bench.LABELS[name] + " "))
+        line = next(
+            line for line in out.splitlines() if line.strip().startswith(bench.LABELS[name] + " ")
+        )
         assert re.search(r"\d+\.\d \(\d+%\)", line), line
     for num, den, *_ in bench.RATIOS:
         label = f"{bench.LABELS[num]} / {bench.LABELS[den]}"
@@ -40,10 +56,14 @@ def test_table_shows_gpu_column_side_by_side():
     """The GPU column is formatted like the CPU one (checked without a GPU, on made-up numbers)."""
     times = {name: {"ms": 10.0 + k, "spread": 0.05, "n": 3} for k, name in enumerate(bench.MODELS)}
     sizes = bench.asdict(bench.QUICK_SIZES)
-    results = {d: {"sizes": sizes, "times": times, "memory": {"FastLSTM": 12.0}, "mem_steps": 50}
-               for d in ("cpu", "cuda")}
+    results = {
+        d: {"sizes": sizes, "times": times, "memory": {"FastLSTM": 12.0}, "mem_steps": 50}
+        for d in ("cpu", "cuda")
+    }
     table = bench.format_table(results)
-    line = next(line for line in table.splitlines() if line.strip().startswith("FastLSTM / torch.nn.LSTM"))
+    line = next(
+        line for line in table.splitlines() if line.strip().startswith("FastLSTM / torch.nn.LSTM")
+    )
     assert line.count("1.20 (<=") == 2  # 12 ms / 10 ms on both devices
     assert "(none)" not in table
 

@@ -1,11 +1,11 @@
-"""Tests for lstm_edu.training.data: corpora, batching for truncated BPTT, time series, adding problem."""
+"""Tests for lstm_edu.training.data: corpora, batching for truncated BPTT, time series, adding
+problem."""
 
 
 import pytest
 import torch
 
 from lstm_edu.training import data
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -59,7 +59,8 @@ def test_char_batches_targets_are_next_chars_and_batches_continue():
 
 def test_char_batches_random_offset_changes_boundaries():
     ids = torch.arange(1000)
-    firsts = {int(next(data.char_batches(ids, 4, 10, torch.Generator().manual_seed(s)))[0][0, 0]) for s in range(20)}
+    firsts = {int(next(data.char_batches(ids, 4, 10, torch.Generator().manual_seed(s)))[0][0, 0])
+              for s in range(20)}
     assert len(firsts) > 1 and all(0 <= f < 10 for f in firsts)
 
 
@@ -67,7 +68,8 @@ def test_membrane_potential_and_stock_prices():
     t, v = data.membrane_potential()
     assert t.shape == v.shape == (12000,)
     assert t[1] - t[0] == pytest.approx(0.0005)
-    assert -70 < float(v.min()) < -60 and float(v.max()) < 10  # millivolts: resting potential, spikes
+    # millivolts: resting potential, spikes
+    assert -70 < float(v.min()) < -60 and float(v.max()) < 10
     dates, price = data.stock_prices()
     assert len(dates) == len(price) > 1000
     assert float(price.min()) > 0

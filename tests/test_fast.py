@@ -5,16 +5,20 @@ import copy
 import pytest
 import torch
 
-from lstm_edu import HyperLSTM, LSTM
+from lstm_edu import LSTM, HyperLSTM
 from lstm_edu.fast import FastHyperLSTM, FastLSTM
 
-I, H, K, Z, T, B = 5, 7, 4, 3, 6, 3
+N_x, N_h, N_hat, N_z, T, B = 5, 7, 4, 3, 6, 3
 
 PAIRS = {
-    "lstm": (lambda n: LSTM(I, H, n), FastLSTM, (H, H)),
-    "hyper": (lambda n: HyperLSTM(I, H, K, Z, n), FastHyperLSTM, (H, H, K, K)),
+    "lstm": (lambda n: LSTM(N_x, N_h, n), FastLSTM, (N_h, N_h)),
+    "hyper": (
+        lambda n: HyperLSTM(N_x, N_h, N_hat, N_z, n),
+        FastHyperLSTM,
+        (N_h, N_h, N_hat, N_hat),
+    ),
 }
-# The options of the constructors (the default HyperLSTM above has the authors' forget bias 1.0)
+# The options of the constructors beyond the defaults (forget bias 0 for both models)
 OPTIONS = {
     "lstm, forget_bias=1": ("lstm", dict(forget_bias=1.0)),
     "lstm, layer_norm, forget_bias=1": ("lstm", dict(layer_norm=True, forget_bias=1.0)),
@@ -27,9 +31,11 @@ def make_pair(kind, n_layers, dtype=torch.float32, seed=0, **options):
     """A reference module with perturbed (non-initial) parameters and a Fast copy of it."""
     build_ref, fast_cls, sizes = PAIRS[kind]
     torch.manual_seed(seed)
-    args = (I, H, n_layers) if kind == "lstm" else (I, H, K, Z, n_layers)
+    args = (N_x, N_h, n_layers) if kind == "lstm" else (N_x, N_h, N_hat, N_z, n_layers)
     ref = type(build_ref(1))(*args, **options) if options else build_ref(n_layers)
-    with torch.no_grad():  # move away from the special initial values (z weights 0, d constant, ...)
+    with (
+        torch.no_grad()
+    ):  # move away from the special initial values (z weights 0, d constant, ...)
         for p in ref.parameters():
             p.add_(0.2 * torch.randn_like(p))
     ref = ref.to(dtype)
@@ -65,7 +71,7 @@ def assert_close(got, want, tol, what):
 def test_fast_equals_reference(kind, n_layers, given_state, dtype):
     ref, fast, sizes = make_pair(kind, n_layers, dtype)
     torch.manual_seed(1)
-    x = torch.randn(T, B, I, dtype=dtype)
+    x = torch.randn(T, B, N_x, dtype=dtype)
     state = tuple(torch.randn(n_layers, B, s, dtype=dtype) for s in sizes) if given_state else None
     tol = 1e-5 if dtype == torch.float32 else 1e-10
     (outs_r, grads_r, named_r), (outs_f, grads_f, named_f) = run(ref, x, state), run(fast, x, state)
@@ -90,7 +96,7 @@ def test_fast_equals_reference_with_options(name, dtype):
     ref, fast, sizes = make_pair(kind, 2, dtype, **options)
     assert all(cell.forget_bias == options["forget_bias"] for cell in fast.cells)
     torch.manual_seed(1)
-    x = torch.randn(T, B, I, dtype=dtype)
+    x = torch.randn(T, B, N_x, dtype=dtype)
     state = tuple(torch.randn(2, B, s, dtype=dtype) for s in sizes)
     tol = 1e-5 if dtype == torch.float32 else 1e-10
     (outs_r, grads_r, named_r), (outs_f, grads_f, named_f) = run(ref, x, state), run(fast, x, state)
@@ -113,7 +119,7 @@ def test_input_that_needs_no_gradient(kind):
     (``needs_input_grad``), and every parameter's gradient is still the reference's."""
     ref, fast, _ = make_pair(kind, 2)
     torch.manual_seed(1)
-    x = torch.randn(T, B, I)
+    x = torch.randn(T, B, N_x)
     grads = []
     for model in (ref, fast):
         model.zero_grad()
@@ -127,7 +133,7 @@ def test_input_that_needs_no_gradient(kind):
 @pytest.mark.parametrize("kind", ["lstm", "hyper"])
 def test_unstacked_state_when_one_layer(kind):
     ref, fast, sizes = make_pair(kind, 1)
-    x = torch.randn(T, B, I)
+    x = torch.randn(T, B, N_x)
     state = tuple(torch.randn(B, s) for s in sizes)
     out_r, fin_r = ref(x, state)
     out_f, fin_f = fast(x, state)
@@ -150,7 +156,7 @@ def test_state_dict_round_trip(kind):
     for p in fast2.parameters():
         torch.nn.init.zeros_(p)
     fast2.load_state_dict(ref2.state_dict())
-    x = torch.randn(T, B, I)
+    x = torch.randn(T, B, N_x)
     assert torch.allclose(ref2(x)[0], fast2(x)[0], atol=1e-5)
     assert torch.equal(ref2(x)[0], ref(x)[0])
 
@@ -158,25 +164,37 @@ def test_state_dict_round_trip(kind):
 @pytest.mark.parametrize("kind", ["lstm", "hyper"])
 def test_empty_sequence_returns_initial_state(kind):
     _, fast, sizes = make_pair(kind, 2)
-    x = torch.randn(0, B, I)
+    x = torch.randn(0, B, N_x)
     out, final = fast(x)
-    assert out.shape == (0, B, H)
+    assert out.shape == (0, B, N_h)
     assert all(torch.equal(s, torch.zeros(2, B, n)) for s, n in zip(final, sizes))
     state = tuple(torch.randn(2, B, n) for n in sizes)
     out, final = fast(x, state)
-    assert out.shape == (0, B, H)
+    assert out.shape == (0, B, N_h)
     assert all(torch.equal(a, b) for a, b in zip(final, state))
 
 
 BAD_INPUTS = [
-    ("rank", lambda: torch.randn(B, I), None),
-    ("feature size", lambda: torch.randn(T, B, I + 1), None),
-    ("integer input", lambda: torch.ones(T, B, I, dtype=torch.long), None),
-    ("not a tensor", lambda: [[1.0] * I], None),
-    ("wrong dtype", lambda: torch.randn(T, B, I, dtype=torch.float64), None),
-    ("state shape", lambda: torch.randn(T, B, I), lambda sizes: tuple(torch.randn(2, B + 1, s) for s in sizes)),
-    ("state count", lambda: torch.randn(T, B, I), lambda sizes: tuple(torch.randn(2, B, s) for s in sizes[:-1])),
-    ("state not a tuple", lambda: torch.randn(T, B, I), lambda sizes: torch.randn(2, B, sizes[0])),
+    ("rank", lambda: torch.randn(B, N_x), None),
+    ("feature size", lambda: torch.randn(T, B, N_x + 1), None),
+    ("integer input", lambda: torch.ones(T, B, N_x, dtype=torch.long), None),
+    ("not a tensor", lambda: [[1.0] * N_x], None),
+    ("wrong dtype", lambda: torch.randn(T, B, N_x, dtype=torch.float64), None),
+    (
+        "state shape",
+        lambda: torch.randn(T, B, N_x),
+        lambda sizes: tuple(torch.randn(2, B + 1, s) for s in sizes),
+    ),
+    (
+        "state count",
+        lambda: torch.randn(T, B, N_x),
+        lambda sizes: tuple(torch.randn(2, B, s) for s in sizes[:-1]),
+    ),
+    (
+        "state not a tuple",
+        lambda: torch.randn(T, B, N_x),
+        lambda sizes: torch.randn(2, B, sizes[0]),
+    ),
 ]
 
 
@@ -197,7 +215,7 @@ def test_same_errors_as_reference(kind, case):
 @pytest.mark.parametrize("kind", ["lstm", "hyper"])
 def test_constructor_errors_match(kind):
     build_ref, fast_cls, _ = PAIRS[kind]
-    args = (I, 0, 2) if kind == "lstm" else (I, H, 0, Z, 2)
+    args = (N_x, 0, 2) if kind == "lstm" else (N_x, N_h, 0, N_z, 2)
     ref_cls = LSTM if kind == "lstm" else HyperLSTM
     with pytest.raises(ValueError) as e_ref:
         ref_cls(*args)
@@ -208,10 +226,10 @@ def test_constructor_errors_match(kind):
 
 def test_fast_lstm_matches_torch_lstm():
     torch.manual_seed(0)
-    m = torch.nn.LSTM(I, H, 2)
-    fast = FastLSTM(I, H, 2)
+    m = torch.nn.LSTM(N_x, N_h, 2)
+    fast = FastLSTM(N_x, N_h, 2)
     fast.load_state_dict(LSTM.from_torch(m).state_dict())
-    x = torch.randn(T, B, I)
+    x = torch.randn(T, B, N_x)
     out_t, (h_t, c_t) = m(x)
     out_f, (h_f, c_f) = fast(x)
     for a, b in ((out_f, out_t), (h_f, h_t), (c_f, c_t)):
@@ -222,7 +240,7 @@ def test_repeated_backward_and_no_grad():
     """Gradients accumulate over two backward passes like the reference's; no_grad works."""
     for kind in ("lstm", "hyper"):
         ref, fast, _ = make_pair(kind, 2)
-        x = torch.randn(T, B, I)
+        x = torch.randn(T, B, N_x)
         for m in (ref, fast):
             m.zero_grad()
             for _ in range(2):
@@ -236,7 +254,7 @@ def test_repeated_backward_and_no_grad():
 def test_retain_graph_second_backward():
     for kind in ("lstm", "hyper"):
         ref, fast, _ = make_pair(kind, 2)
-        x = torch.randn(T, B, I)
+        x = torch.randn(T, B, N_x)
         for m in (ref, fast):
             m.zero_grad()
             out = m(x)[0].sum()
@@ -258,17 +276,21 @@ def test_chapter9_checker(capsys):
     assert "NotImplementedError" in capsys.readouterr().out
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(),
-                    reason="compile_pointwise compiles only for CUDA; there is no CUDA device here")
+@pytest.mark.skipif(
+    not torch.cuda.is_available(),
+    reason="compile_pointwise compiles only for CUDA; there is no CUDA device here",
+)
 def test_compile_pointwise_is_guarded():
     """With CUDA the switch turns the compiled step on and off again; CPU results are unchanged."""
     from lstm_edu import fast
 
     enabled = FastLSTM.compile_pointwise()
     try:
-        assert enabled == (torch.cuda.is_available() and fast.LSTMLayerFunction.pointwise_cuda is not None)
+        assert enabled == (
+            torch.cuda.is_available() and fast.LSTMLayerFunction.pointwise_cuda is not None
+        )
         ref, fast_model, _ = make_pair("lstm", 2)
-        x = torch.randn(T, B, I)
+        x = torch.randn(T, B, N_x)
         assert_close(fast_model(x)[0], ref(x)[0], 1e-5, "output with compile_pointwise()")
     finally:
         FastLSTM.compile_pointwise(False)
@@ -287,12 +309,19 @@ def test_hyper_layer_function_gradcheck():
             p.add_(0.2 * torch.randn_like(p))
     *weights, eps, hyper_eps = PackedHyperCell(cell).weights()
     T_, B_ = 3, 2
-    inputs = [torch.randn(T_, B_, 3, dtype=torch.float64)] + [torch.randn(B_, n, dtype=torch.float64) for n in (4, 4, 2, 2)]
+    inputs = [torch.randn(T_, B_, 3, dtype=torch.float64)] + [
+        torch.randn(B_, n, dtype=torch.float64) for n in (4, 4, 2, 2)
+    ]
     inputs += [w.detach().clone() for w in weights]
     inputs = [a.requires_grad_() for a in inputs]
-    chunk, HyperLayerFunction.chunk = HyperLayerFunction.chunk, 2  # several chunks of the backward pass
+    chunk, HyperLayerFunction.chunk = (
+        HyperLayerFunction.chunk,
+        2,
+    )  # several chunks of the backward pass
     try:
-        assert torch.autograd.gradcheck(lambda *a: HyperLayerFunction.apply(*a, eps, hyper_eps), inputs)
+        assert torch.autograd.gradcheck(
+            lambda *a: HyperLayerFunction.apply(*a, eps, hyper_eps), inputs
+        )
     finally:
         HyperLayerFunction.chunk = chunk
 
@@ -303,8 +332,7 @@ def test_taped_hyper_layer_gradients_equal_reference(monkeypatch):
     parameter equal the reference HyperLSTM's, in float64, with and without layer norm."""
     from torch import nn
 
-    from lstm_edu.fast import PackedHyperCell, hyper_layer
-    from lstm_edu.fast import hyper_tape
+    from lstm_edu.fast import PackedHyperCell, hyper_layer, hyper_tape
     from lstm_edu.models.hyper_lstm import HyperLSTMCell
 
     tapes = []
@@ -315,19 +343,23 @@ def test_taped_hyper_layer_gradients_equal_reference(monkeypatch):
             tapes.append(self)
 
     monkeypatch.setattr(hyper_tape, "WeightTape", CountedTape)
-    n_layers, sizes = 2, (H, H, K, K)
+    n_layers, sizes = 2, (N_h, N_h, N_hat, N_hat)
     for layer_norm in (True, False):
         torch.manual_seed(3)
-        ref = HyperLSTM(I, H, K, Z, n_layers)
+        ref = HyperLSTM(N_x, N_h, N_hat, N_z, n_layers)
         if not layer_norm:  # the paper's basic HyperLSTM cell; the reference loop runs any cell
-            ref.cells = nn.ModuleList([HyperLSTMCell(I if n == 0 else H, H, K, Z, layer_norm=False)
-                                       for n in range(n_layers)])
+            ref.cells = nn.ModuleList(
+                [
+                    HyperLSTMCell(N_x if n == 0 else N_h, N_h, N_hat, N_z, layer_norm=False)
+                    for n in range(n_layers)
+                ]
+            )
         with torch.no_grad():  # away from the special initial values (z weights 0, d constant)
             for p in ref.parameters():
                 p.add_(0.2 * torch.randn_like(p))
         ref = ref.double()
         taped = copy.deepcopy(ref)
-        x = torch.randn(T, B, I, dtype=torch.float64)
+        x = torch.randn(T, B, N_x, dtype=torch.float64)
         state = tuple(torch.randn(n_layers, B, n, dtype=torch.float64) for n in sizes)
 
         def gradients(model, forward):
@@ -358,5 +390,7 @@ def test_taped_hyper_layer_gradients_equal_reference(monkeypatch):
             assert_close(got, want, 1e-10, f"{what}, d loss / d {name}")
         assert got_named.keys() == want_named.keys()
         for name, want in want_named.items():
-            assert want is not None and got_named[name] is not None, f"{what}: no gradient for {name}"
+            assert want is not None and got_named[name] is not None, (
+                f"{what}: no gradient for {name}"
+            )
             assert_close(got_named[name], want, 1e-10, f"{what}, d loss / d {name}")

@@ -34,8 +34,10 @@ def _check_start(path):
         "the first code cell is not the standard setup cell: run `python tools/first_cell.py "
         f"{path.relative_to(booktoc.ROOT)}`")
     assert "nbval-ignore-output" in setup.metadata.get("tags", [])
-    assert "settings.seed_everything(" in settings_cell.source and "settings.describe()" in settings_cell.source, (
-        "the second code cell must be the settings cell (seed_everything, describe), see CONTRIBUTING.md")
+    src = settings_cell.source
+    assert "settings.seed_everything(" in src and "settings.describe()" in src, (
+        "the second code cell must be the settings cell (seed_everything, describe), see "
+        "CONTRIBUTING.md")
     for cell in (setup, settings_cell):  # folded away on the page: run tools/first_cell.py
         assert "hide-input" in cell.metadata.get("tags", []), (
             f"{path.relative_to(booktoc.ROOT)}: run `python tools/first_cell.py` to fold the setup "
@@ -102,7 +104,8 @@ def test_first_cell_tool_is_idempotent(tmp_path):
 
 
 def test_first_cell_tags_both_cells_and_keeps_a_silent_run():
-    settings_src = "from lstm_edu import settings\nsettings.seed_everything(0)\nprint(settings.describe())"
+    settings_src = ("from lstm_edu import settings\nsettings.seed_everything(0)\n"
+                    "print(settings.describe())")
     setup = nbformat.v4.new_code_cell(first_cell.MARKER + "\nold", execution_count=1,
                                       metadata={"tags": ["nbval-ignore-output"]})
     settings_cell = nbformat.v4.new_code_cell(settings_src, execution_count=2)
@@ -125,7 +128,8 @@ def test_setup_cell_lines_fit_the_page():
 
 
 def test_toc_reader_agrees_with_yaml():
-    """tools/booktoc.py reads the toc without PyYAML (for the GPU machine); it must agree with YAML."""
+    """tools/booktoc.py reads the toc without PyYAML (for the GPU machine); it must agree with
+    YAML."""
     def walk(node):
         if isinstance(node, dict):
             for key in ("root", "file"):

@@ -3,10 +3,12 @@ hand."""
 
 import subprocess
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import gpu_check
-from conftest import ROOT
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_tiny_gpu_check_writes_its_report(tmp_path):

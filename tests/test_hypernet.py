@@ -16,7 +16,8 @@ def test_kernel_hypernetwork_shapes_and_linearity():
     assert k.shape == (6, 6, 3, 3)
     # affine in z: K(z1) + K(z2) - K(0) == K(z1 + z2)
     z2 = torch.randn(4)
-    torch.testing.assert_close(net(z) + net(z2) - net(torch.zeros(4)), net(z + z2), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(net(z) + net(z2) - net(torch.zeros(4)), net(z + z2), atol=1e-5,
+                               rtol=1e-5)
     with pytest.raises(ValueError, match="layer embedding"):
         net(torch.randn(2, 4))
 
@@ -74,4 +75,5 @@ def test_row_scaling_matches_cell_weight():
 def test_row_scaling_function_exported():
     g = torch.Generator().manual_seed(0)
     a, b, z, h = (torch.randn(*s, generator=g) for s in ((4, 4), (4, 2), (3, 2), (3, 4)))
-    torch.testing.assert_close(row_scaling_matvec(a, b, z, h), ch06.reference_row_scaling(a, b, z, h))
+    torch.testing.assert_close(row_scaling_matvec(a, b, z, h),
+                               ch06.reference_row_scaling(a, b, z, h))

@@ -39,7 +39,8 @@ def test_every_code_cell_ran_in_order(entry):
     unrun = [i for i, n in enumerate(counts) if n is None]
     assert not unrun, f"code cells {unrun} (0-based, among code cells) were never executed"
     assert counts == list(range(1, len(counts) + 1)), (
-        f"execution counts {counts}: not one top-to-bottom run in a fresh kernel; run `make execute NB=...`")
+        f"execution counts {counts}: not one top-to-bottom run in a fresh kernel; run `make "
+        "execute NB=...`")
 
 
 @pytest.mark.parametrize("entry", _notebooks())
@@ -64,18 +65,23 @@ def test_widget_state_saved(entry):
              for out in c.outputs if WIDGET_VIEW in out.get("data", {})]
     state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     missing = [m for m in views if m not in state]
-    assert not missing, (f"{len(missing)} of {len(views)} displayed widgets have no saved state, so the "
-                         "built page would show nothing; run `make execute NB=...` (it stores widget state)")
+    assert not missing, (f"{len(missing)} of {len(views)} displayed widgets have no saved state, "
+                         "so the "
+                         "built page would show nothing; run `make execute NB=...` (it stores "
+                         "widget state)")
 
 
 def test_execute_tool_stores_outputs_and_widget_state(tmp_path):
-    """tools/execute.py: fresh kernel in the notebook's folder, size/device passed, widget state saved;
+    """tools/execute.py: fresh kernel in the notebook's folder, size/device passed, widget state
+    saved;
     a notebook that raises is left untouched."""
     import subprocess
     import sys
 
     good = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("import os\nprint(os.getcwd())\nprint(os.environ['LSTM_EDU_SIZE'], os.environ['LSTM_EDU_DEVICE'])"),
+        nbformat.v4.new_code_cell("import os\nprint(os.getcwd())\n"
+                                  "print(os.environ['LSTM_EDU_SIZE'], "
+                                  "os.environ['LSTM_EDU_DEVICE'])"),
         nbformat.v4.new_code_cell("import ipywidgets\nipywidgets.IntSlider(value=3)"),
     ])
     bad = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("raise ValueError('boom')")])
@@ -85,7 +91,8 @@ def test_execute_tool_stores_outputs_and_widget_state(tmp_path):
     nbformat.write(bad, bad_path)
     bad_before = bad_path.read_text()
 
-    proc = subprocess.run([sys.executable, str(booktoc.ROOT / "tools" / "execute.py"), "--size", "full",
+    proc = subprocess.run([sys.executable, str(booktoc.ROOT / "tools" / "execute.py"), "--size",
+                           "full",
                            "--device", "cpu", str(good_path), str(bad_path)],
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stdout + proc.stderr  # the bad one failed
@@ -95,7 +102,8 @@ def test_execute_tool_stores_outputs_and_widget_state(tmp_path):
     nb = nbformat.read(good_path, as_version=4)
     assert [c.execution_count for c in nb.cells] == [1, 2]
     assert nb.cells[0].outputs[0].text.split("\n")[:2] == [str(good_path.parent), "full cpu"]
-    views = [o.data[WIDGET_VIEW]["model_id"] for o in nb.cells[1].outputs if WIDGET_VIEW in o.get("data", {})]
+    views = [o.data[WIDGET_VIEW]["model_id"] for o in nb.cells[1].outputs
+             if WIDGET_VIEW in o.get("data", {})]
     state = nb.metadata["widgets"][WIDGET_STATE]["state"]
     assert len(views) == 1 and views[0] in state
     assert state[views[0]]["state"]["value"] == 3

@@ -1,4 +1,5 @@
-"""The plain RNN against torch.nn.RNN, and the gradient helpers against autograd and hand-made Jacobians."""
+"""The plain RNN against torch.nn.RNN, and the gradient helpers against autograd and hand-made
+Jacobians."""
 
 import math
 
@@ -7,8 +8,19 @@ import torch
 from torch import nn
 
 from lstm_edu import LSTM
-from lstm_edu.analysis.gradients import factor_per_step, initial_state_gradient_norms, readout_vector, rnn_gradient_by_jacobians
-from lstm_edu.models.rnn import RNN, RNNCell, rnn_step_jacobian, set_spectral_radius, spectral_radius
+from lstm_edu.analysis.gradients import (
+    factor_per_step,
+    initial_state_gradient_norms,
+    readout_vector,
+    rnn_gradient_by_jacobians,
+)
+from lstm_edu.models.rnn import (
+    RNN,
+    RNNCell,
+    rnn_step_jacobian,
+    set_spectral_radius,
+    spectral_radius,
+)
 
 
 @pytest.mark.parametrize("n_layers", [1, 2])
@@ -61,7 +73,8 @@ def test_step_jacobian_matches_autograd():
     x, h = torch.randn(1, 3, dtype=torch.float64), torch.randn(4, dtype=torch.float64)
     (h_next,) = cell(x, h.unsqueeze(0))
     want = torch.autograd.functional.jacobian(lambda hp: cell(x, hp.unsqueeze(0))[0][0], h)
-    assert torch.allclose(rnn_step_jacobian(h_next[0].detach(), cell.lin_h.weight.detach()), want, atol=1e-12)
+    assert torch.allclose(rnn_step_jacobian(h_next[0].detach(), cell.lin_h.weight.detach()), want,
+                          atol=1e-12)
 
 
 def test_jacobian_product_equals_autograd_gradient():
@@ -97,10 +110,12 @@ def test_vanishing_and_exploding_regimes():
     small, large = RNN(4, 16), RNN(4, 16)
     set_spectral_radius(small.cells[0].lin_h.weight, 0.5)
     set_spectral_radius(large.cells[0].lin_h.weight, 3.0)
-    s = initial_state_gradient_norms(small, x, distances=[1, 40])["h"].median(dim=1).values
-    l = initial_state_gradient_norms(large, x, distances=[1, 40])["h"].median(dim=1).values
-    assert s[1] < 1e-6 * s[0]
-    assert l[1] > 10 * l[0]  # grows (tanh saturation slows the growth, so only a factor of 10 is asked)
+    small_norms = initial_state_gradient_norms(small, x, distances=[1, 40])["h"]
+    large_norms = initial_state_gradient_norms(large, x, distances=[1, 40])["h"]
+    small_norms, large_norms = small_norms.median(dim=1).values, large_norms.median(dim=1).values
+    assert small_norms[1] < 1e-6 * small_norms[0]
+    # grows (tanh saturation slows the growth, so only a factor of 10 is asked)
+    assert large_norms[1] > 10 * large_norms[0]
 
 
 def test_factor_per_step():
@@ -127,8 +142,11 @@ def test_gradient_norms_work_for_the_hyperlstm_too():
     from lstm_edu import HyperLSTM
 
     torch.manual_seed(0)
-    norms = initial_state_gradient_norms(HyperLSTM(3, 8, 4, 2, 2), torch.randn(6, 2, 3), distances=[1, 6])
+    norms = initial_state_gradient_norms(HyperLSTM(3, 8, 4, 2, 2), torch.randn(6, 2, 3),
+                                         distances=[1, 6])
     assert set(norms) == {"distance", "h", "c", "h_hat", "c_hat"}
-    assert all(norms[k].shape == (2, 2) and bool(torch.isfinite(norms[k]).all()) for k in ("h", "c", "h_hat", "c_hat"))
-    # (at the paper's initialisation the hyper state does not yet affect the output, so its gradient may be 0)
+    assert all(norms[k].shape == (2, 2) and bool(torch.isfinite(norms[k]).all())
+               for k in ("h", "c", "h_hat", "c_hat"))
+    # (at the paper's initialisation the hyper state does not yet affect the output, so its gradient
+    # may be 0)
     assert bool((norms["h"] > 0).all()) and bool((norms["c"] > 0).all())

@@ -9,8 +9,9 @@ import torch
 
 from lstm_edu import LSTM, HyperLSTM, settings
 from lstm_edu.training import runcache
+from lstm_edu.training.charlm import CharLM
 from lstm_edu.training.data import CharVocab
-from lstm_edu.training.train import CharLM, train_char_lm
+from lstm_edu.training.train import train_char_lm
 
 TEXT = "the cat sat on the mat. " * 40
 VOCAB = CharVocab.from_text(TEXT)

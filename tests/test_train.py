@@ -1,4 +1,5 @@
-"""Tests for lstm_edu.training.train: the heads, the training loops, evaluation, sampling, checkpoints."""
+"""Tests for lstm_edu.training.train, .charlm, .checkpoints: the heads, the training loops,
+evaluation, sampling, checkpoints."""
 
 import math
 
@@ -7,20 +8,15 @@ import torch
 from torch import nn
 
 from lstm_edu import LSTM, HyperLSTM
+from lstm_edu.training.charlm import CharLM, bits_per_char, sample, top_next_chars
+from lstm_edu.training.checkpoints import load_checkpoint, save_checkpoint
+from lstm_edu.training.common import detach_state, evaluating
 from lstm_edu.training.data import CharVocab, adding_problem, char_batches
 from lstm_edu.training.train import (
-    CharLM,
     NonFiniteLoss,
     SequenceRegressor,
-    bits_per_char,
-    detach_state,
-    evaluating,
     fit,
     last_fifth_improvement,
-    load_checkpoint,
-    sample,
-    save_checkpoint,
-    top_next_chars,
     train_char_lm,
 )
 
@@ -82,7 +78,8 @@ def test_bits_per_char_carries_state_across_chunks():
         total, count = 0.0, 0
         for x, y in char_batches(ids, 3, 7):
             logits, _ = model(x)
-            total += nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
+            total += nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(),
+                                                 reduction="sum").item()
             count += y.numel()
         state_free = total / count / math.log(2)
     assert abs(state_free - chunked) > 1e-3
@@ -92,8 +89,10 @@ def test_train_char_lm_learns_a_repetitive_text_and_samples_it(capsys):
     vocab = CharVocab.from_text(TEXT)
     ids = vocab.encode(TEXT)
     model = small_lm(len(vocab))
-    hist = train_char_lm(model, ids[:1200], ids[1200:], steps=150, batch_size=8, n_steps=20, lr=1e-2,
-                         device="cpu", eval_every=50, sample_every=75, vocab=vocab, sample_length=30,
+    hist = train_char_lm(model, ids[:1200], ids[1200:], steps=150, batch_size=8, n_steps=20,
+                         lr=1e-2,
+                         device="cpu", eval_every=50, sample_every=75, vocab=vocab,
+                         sample_length=30,
                          progress=False)
     assert hist["val_step"] == [0, 50, 100, 150]
     assert hist["val_bpc"][0] > 3.0 and hist["val_bpc"][-1] < 0.5
@@ -131,7 +130,8 @@ def test_checkpoint_round_trip_with_weights_only(tmp_path):
             p.add_(1.0)
     fresh_opt = torch.optim.Adam(fresh.parameters())
     extra = load_checkpoint(path, fresh, fresh_opt)
-    assert extra == {"vocab": vocab.chars, "config": {"hidden": 16}, "history": {"val_bpc": [4.1, 2.0]}}
+    assert extra == {"vocab": vocab.chars, "config": {"hidden": 16},
+                     "history": {"val_bpc": [4.1, 2.0]}}
     ids = vocab.encode("the mat").unsqueeze(1)
     assert torch.equal(fresh(ids)[0], model(ids)[0])
     assert fresh_opt.state_dict()["state"].keys() == opt.state_dict()["state"].keys()
@@ -153,7 +153,8 @@ def test_fit_trains_a_sequence_regressor():
     model = SequenceRegressor(LSTM(2, 16, 1))
     gen = torch.Generator().manual_seed(0)
     eval_batch = adding_problem(6, 256, torch.Generator().manual_seed(1))
-    hist = fit(model, lambda step: adding_problem(6, 64, gen), steps=300, lr=1e-2, eval_batch=eval_batch,
+    hist = fit(model, lambda step: adding_problem(6, 64, gen), steps=300, lr=1e-2,
+               eval_batch=eval_batch,
                eval_every=100, device="cpu", progress=False)
     assert hist["eval_step"] == [0, 100, 200, 300]
     assert len(hist["loss"]) == 300
@@ -173,7 +174,8 @@ def test_a_non_finite_loss_stops_training_naming_the_step_and_the_last_good_loss
         return (logits * float("nan") if calls["n"] == 4 else logits), state   # call 1: validation
 
     model.forward = poisoned
-    with pytest.raises(NonFiniteLoss, match=r"not finite .* at step 3.*last finite loss was [0-9.]+ at step 2") as err:
+    with pytest.raises(NonFiniteLoss, match=r"not finite .* at step 3.*last finite loss was "
+                                            r"[0-9.]+ at step 2") as err:
         train_char_lm(model, vocab.encode(TEXT), vocab.encode(TEXT[:100]), steps=10, batch_size=4,
                       n_steps=8, eval_every=100, progress=False)
     assert err.value.step == 3 and err.value.history["step"] == [1, 2]
@@ -223,7 +225,8 @@ def test_cosine_schedule_ends_at_a_tenth_and_bad_names_are_refused():
 
 def test_last_fifth_improvement():
     assert last_fifth_improvement([0, 100], [2.0, 1.0]) == pytest.approx((1.2 - 1.0) / 1.2)
-    assert last_fifth_improvement([0, 50, 80, 100], [4.0, 2.0, 1.5, 1.47]) == pytest.approx(0.03 / 1.5)
+    assert last_fifth_improvement([0, 50, 80, 100],
+                                  [4.0, 2.0, 1.5, 1.47]) == pytest.approx(0.03 / 1.5)
     assert last_fifth_improvement([0, 10, 20], [3.0, 3.0, 3.0]) == 0.0
     with pytest.raises(ValueError, match="two"):
         last_fifth_improvement([0], [1.0])

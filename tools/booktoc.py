@@ -24,7 +24,8 @@ _ENTRY = re.compile(r"^\s*(?:-\s+)?(root|file)\s*:\s*['\"]?([^'\"#\s]+)['\"]?\s*
 
 
 def toc_path(toc: str | os.PathLike | None = None) -> Path:
-    """The toc in use: the argument, else ``$BOOK_TOC`` (set by ``make ... TOC=...``), else ``_toc.yml``."""
+    """The toc in use: the argument, else ``$BOOK_TOC`` (set by ``make ... TOC=...``), else
+    ``_toc.yml``."""
     path = Path(toc or os.environ.get("BOOK_TOC") or DEFAULT_TOC)
     return path if path.is_absolute() else ROOT / path
 
@@ -40,7 +41,8 @@ def entries(toc: str | os.PathLike | None = None) -> list[str]:
 
 
 def resolve(entry: str) -> Path | None:
-    """The file a toc entry names (``book/02_lstm_cell`` -> ``book/02_lstm_cell.ipynb``), or None."""
+    """The file a toc entry names (``book/02_lstm_cell`` -> ``book/02_lstm_cell.ipynb``), or
+    None."""
     base = ROOT / entry
     if base.suffix in SUFFIXES and base.is_file():
         return base
@@ -55,7 +57,8 @@ def pages(toc: str | os.PathLike | None = None) -> list[Path]:
     found = [(e, resolve(e)) for e in entries(toc)]
     missing = [e for e, p in found if p is None]
     if missing:
-        raise FileNotFoundError(f"{toc_path(toc).name} lists pages with no .ipynb or .md file: {', '.join(missing)}")
+        raise FileNotFoundError(f"{toc_path(toc).name} lists pages with no .ipynb or .md file: "
+                                f"{', '.join(missing)}")
     return [p for _, p in found]
 
 

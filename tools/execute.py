@@ -54,7 +54,8 @@ def widget_views(nb) -> list[str]:
 
 def stable_widget_ids(nb, name: str):
     """Replace the random widget model ids by ids derived from the notebook's name and the order the
-    widgets were created in, so that re-executing a chapter does not rewrite every id in the diff."""
+    widgets were created in, so that re-executing a chapter does not rewrite every id in the
+    diff."""
     state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     if not state:
         return nb
@@ -84,8 +85,9 @@ def run_record(seconds: float, cell_seconds: dict | None = None) -> dict:
     the CPU cores, torch's version, the date, whether it was Colab, and the cells (by id) that
     took at least ``SLOW_CELL_S`` seconds."""
     try:
-        from lstm_edu import settings
         import torch
+
+        from lstm_edu import settings
 
         size, device = settings.SIZE, settings.DEVICE
         name = torch.cuda.get_device_name(device) if device.type == "cuda" else _cpu_name()
@@ -140,7 +142,8 @@ def execute(path: Path, timeout: int, kernel: str) -> float:
     state = nb.metadata.get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     missing = [v for v in views if v not in state]
     if missing:
-        raise RuntimeError(f"{path}: widget state not saved for {len(missing)} of {len(views)} widget views")
+        raise RuntimeError(f"{path}: widget state not saved for {len(missing)} of {len(views)} "
+                           "widget views")
     record_run(nb, seconds, cell_seconds)
     nbformat.write(stable_widget_ids(nb, path.name), path)
     return seconds
@@ -149,14 +152,19 @@ def execute(path: Path, timeout: int, kernel: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("notebooks", nargs="*", type=Path, help="default: every notebook in the toc")
-    ap.add_argument("--size", choices=["quick", "medium", "full"], help="LSTM_EDU_SIZE for the kernel (default: unset, "
+    ap.add_argument("--size", choices=["quick", "medium", "full"], help="LSTM_EDU_SIZE for the "
+                                                                        "kernel (default: unset, "
                     "which means full on a CUDA machine and quick otherwise)")
-    ap.add_argument("--device", help="LSTM_EDU_DEVICE for the kernel: cpu, cuda, cuda:1, ... (default: auto)")
-    ap.add_argument("--no-cache", action="store_true", help="train every run again: LSTM_EDU_CACHE=off for "
+    ap.add_argument("--device", help="LSTM_EDU_DEVICE for the kernel: cpu, cuda, cuda:1, ... "
+                                     "(default: auto)")
+    ap.add_argument("--no-cache", action="store_true", help="train every run again: "
+                                                            "LSTM_EDU_CACHE=off for "
                     "the kernel (default: trained runs are loaded from the run cache when stored)")
     ap.add_argument("--toc", help="table of contents (default: $BOOK_TOC or _toc.yml)")
-    ap.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default 3600)")
-    ap.add_argument("--kernel", default="python3", help="kernel name (default python3: this interpreter)")
+    ap.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default "
+                                                              "3600)")
+    ap.add_argument("--kernel", default="python3", help="kernel name (default python3: this "
+                                                        "interpreter)")
     args = ap.parse_args(argv)
 
     if args.size:
@@ -171,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
           f"LSTM_EDU_CACHE={os.environ.get('LSTM_EDU_CACHE', '(default)')}", flush=True)
     failed = []
     for path in paths:
-        print(f"{path.relative_to(booktoc.ROOT) if path.is_relative_to(booktoc.ROOT) else path} ...", end=" ", flush=True)
+        shown = path.relative_to(booktoc.ROOT) if path.is_relative_to(booktoc.ROOT) else path
+        print(f"{shown} ...", end=" ", flush=True)
         try:
             seconds = execute(path, args.timeout, args.kernel)
         except CellExecutionError as e:
@@ -185,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"{seconds:.1f} s", flush=True)
     if failed:
-        print(f"{len(failed)} notebook(s) failed: {', '.join(p.name for p in failed)}", file=sys.stderr)
+        print(f"{len(failed)} notebook(s) failed: {', '.join(p.name for p in failed)}",
+              file=sys.stderr)
         return 1
     return 0
 

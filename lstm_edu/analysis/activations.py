@@ -1,7 +1,7 @@
 """Looking inside a trained LSTM: record its gates and cells over a text, measure what they track.
 
 - :func:`record_lstm`: run an :class:`lstm_edu.LSTM` (alone or inside a
-  :class:`lstm_edu.training.train.CharLM`) and record, at every step and in every layer, the gate
+  :class:`lstm_edu.training.charlm.CharLM`) and record, at every step and in every layer, the gate
   values ``σ(i), σ(f), tanh(g), σ(o)`` and the states ``c``, ``h``.
 - :func:`text_features`: simple properties of every character of a text (inside double quotes,
   inside brackets, position in the line, ...) to compare cells with.
@@ -63,7 +63,7 @@ def record_lstm(model: nn.Module, inputs: torch.Tensor, state=None) -> Dict[str,
     r"""Run ``model`` on ``inputs`` and record every gate and state of every layer at every step.
 
     ``model`` is an :class:`lstm_edu.LSTM` (then ``inputs`` is ``x [T, B, N_x]``) or a model with
-    an ``.rnn`` that is one, such as :class:`lstm_edu.training.train.CharLM` (then ``inputs`` is
+    an ``.rnn`` that is one, such as :class:`lstm_edu.training.charlm.CharLM` (then ``inputs`` is
     ``ids [T, B]``; the model runs once to find what its LSTM reads).
 
     Returns a dict of CPU tensors, each ``[L, T, B, N_h]``: ``"sigma_i"`` :math:`\sigma(i_t)`,

@@ -115,7 +115,8 @@ def rnn_gradient_by_jacobians(cell: RNNCell, x: torch.Tensor,
 
 
 def factor_per_step(distances: Sequence[int], norms: torch.Tensor) -> float:
-    r"""The average factor by which a gradient norm changes per step: :math:`(n_k / n_0)^{1/(d_k - d_0)}`.
+    r"""The average factor by which a gradient norm changes per step: :math:`(n_k / n_0)^{1/(d_k -
+    d_0)}`.
 
     ``distances`` ``[D]`` (increasing) and ``norms`` ``[D]`` (e.g. the median over a batch of one
     entry of :func:`initial_state_gradient_norms`). ``k`` is the farthest distance whose norm is
@@ -126,7 +127,8 @@ def factor_per_step(distances: Sequence[int], norms: torch.Tensor) -> float:
     d = [int(v) for v in distances]
     n = torch.as_tensor(norms, dtype=torch.float64).detach().cpu()
     if n.dim() != 1 or len(d) != n.shape[0]:
-        raise ValueError(f"distances ({len(d)}) and norms ({list(n.shape)}) must be two sequences of the same length")
+        raise ValueError(f"distances ({len(d)}) and norms ({list(n.shape)}) must be two sequences "
+                         "of the same length")
     positive = [k for k in range(len(d)) if n[k] > 0]
     if len(positive) < 2 or positive[0] != 0:
         return float("nan")

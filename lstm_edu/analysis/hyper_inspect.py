@@ -44,8 +44,8 @@ class HyperTrace:
     ``d_h``, ``d_x``, ``d_b``: ``[T, L, 4, B, N_h]``, the scaling vectors of each gate (i, f, g, o);
     ``h``, ``c``: ``[T, L, B, N_h]``, the main cell's new states;
     ``tanh_c``: ``[T, L, B, N_h]``, :math:`\\tanh(LN_c(c_t))`, the factor the output gate multiplies
-    (:math:`h_t = \\sigma(o_t) \\odot \\tanh(LN_c(c_t))`; with ``layer_norm=False`` it is :math:`\\tanh(c_t)`);
-    ``h_hat``: ``[T, L, B, hyper_size]``, the hyper cell's output.
+    (:math:`h_t = \\sigma(o_t) \\odot \\tanh(LN_c(c_t))`; with ``layer_norm=False`` it is
+    :math:`\\tanh(c_t)`); ``h_hat``: ``[T, L, B, hyper_size]``, the hyper cell's output.
     """
 
     d_h: torch.Tensor
@@ -75,17 +75,20 @@ def as_reference_hyper_lstm(model: nn.Module) -> HyperLSTM:
     if isinstance(model, HyperLSTM):
         return model
     try:
-        ref = HyperLSTM(model.input_size, model.hidden_size, model.hyper_size, model.n_z, model.n_layers,
+        ref = HyperLSTM(model.input_size, model.hidden_size, model.hyper_size, model.n_z,
+                        model.n_layers,
                         **getattr(model, "cell_options", {}))  # layer_norm, forget_bias as built
         ref.load_state_dict(model.state_dict())
     except (AttributeError, RuntimeError, TypeError) as e:
-        raise TypeError(f"expected a HyperLSTM or a drop-in with the same parameters, got {type(model).__name__} ({e})") from None
+        raise TypeError("expected a HyperLSTM or a drop-in with the same parameters, got "
+                        f"{type(model).__name__} ({e})") from None
     p = next(model.parameters())
     return ref.to(device=p.device, dtype=p.dtype).eval()
 
 
 def as_reference_lstm(model: nn.Module) -> LSTM:
-    """``model`` itself if it is an :class:`LSTM`, else a reference copy (see :func:`as_reference_hyper_lstm`)."""
+    """``model`` itself if it is an :class:`LSTM`, else a reference copy (see
+    :func:`as_reference_hyper_lstm`)."""
     if isinstance(model, LSTM):
         return model
     try:
@@ -93,7 +96,8 @@ def as_reference_lstm(model: nn.Module) -> LSTM:
                    **getattr(model, "cell_options", {}))  # layer_norm, forget_bias as built
         ref.load_state_dict(model.state_dict())
     except (AttributeError, RuntimeError, TypeError) as e:
-        raise TypeError(f"expected an LSTM or a drop-in with the same parameters, got {type(model).__name__} ({e})") from None
+        raise TypeError("expected an LSTM or a drop-in with the same parameters, got "
+                        f"{type(model).__name__} ({e})") from None
     p = next(model.parameters())
     return ref.to(device=p.device, dtype=p.dtype).eval()
 
@@ -156,19 +160,22 @@ def d_change(d: torch.Tensor) -> torch.Tensor:
     Shapes: ``d [T, ..., N_h]`` -> ``[T, ...]``. Step 0 has no predecessor: its entry is ``nan``.
     """
     if d.dim() < 2:
-        raise ValueError(f"d must be [T, ..., N_h] with at least 2 dimensions, got shape {list(d.shape)}")
+        raise ValueError("d must be [T, ..., N_h] with at least 2 dimensions, got shape "
+                         f"{list(d.shape)}")
     out = torch.full(d.shape[:-1], float("nan"), dtype=d.dtype, device=d.device)
     out[1:] = (d[1:] - d[:-1]).norm(dim=-1)
     return out
 
 
 def weight_change(d: torch.Tensor, w_d: torch.Tensor) -> torch.Tensor:
-    r""":math:`\lVert W(t) - W(t-1) \rVert_F` for the effective weight :math:`W(t) = \mathrm{diag}(d_t) W_d`.
+    r""":math:`\lVert W(t) - W(t-1) \rVert_F` for the effective weight
+    :math:`W(t) = \mathrm{diag}(d_t) W_d`.
 
     Row :math:`i` of :math:`W(t)` is :math:`d_{t,i}` times row :math:`i` of :math:`W_d`, so
 
     .. math::
-        \lVert W(t) - W(t-1) \rVert_F^2 = \sum_i (d_{t,i} - d_{t-1,i})^2 \, \lVert (W_d)_{i,:} \rVert^2
+        \lVert W(t) - W(t-1) \rVert_F^2 = \sum_i (d_{t,i} - d_{t-1,i})^2 \, \lVert (W_d)_{i,:}
+        \rVert^2
 
     and the :math:`N_h \times N_{in}` matrices are never built: only the row norms of :math:`W_d`.
 
@@ -184,11 +191,13 @@ def weight_change(d: torch.Tensor, w_d: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def gate_weight_changes(model: nn.Module, trace: HyperTrace, which: str = "h", batch_index: int = 0) -> torch.Tensor:
-    r""":math:`\lVert W_{which}^k(t) - W_{which}^k(t-1) \rVert_F` for every step, layer and gate of one sequence.
+def gate_weight_changes(model: nn.Module, trace: HyperTrace, which: str = "h",
+                        batch_index: int = 0) -> torch.Tensor:
+    r""":math:`\lVert W_{which}^k(t) - W_{which}^k(t-1) \rVert_F` for every step, layer and gate
+    of one sequence.
 
-    ``which`` is ``"h"`` (the recurrent weights, scaled by ``d_h``) or ``"x"`` (input weights, ``d_x``).
-    Shapes: returns ``[T, L, 4]`` (gates i, f, g, o); step 0 is ``nan``.
+    ``which`` is ``"h"`` (the recurrent weights, scaled by ``d_h``) or ``"x"`` (input weights,
+    ``d_x``). Shapes: returns ``[T, L, 4]`` (gates i, f, g, o); step 0 is ``nan``.
     """
     if which not in ("h", "x"):
         raise ValueError(f"which must be 'h' or 'x', got {which!r}")
@@ -225,7 +234,8 @@ def saturation_histogram(tanh_c: torch.Tensor, bins: int = 40) -> Tuple[torch.Te
 
 
 def saturation_fraction(tanh_c: torch.Tensor, threshold: float = 0.9) -> float:
-    """The fraction of values with ``|tanh_c| > threshold``: how often the cell is near ±1 (saturated)."""
+    """The fraction of values with ``|tanh_c| > threshold``: how often the cell is near ±1
+    (saturated)."""
     if not 0.0 <= threshold < 1.0:
         raise ValueError(f"threshold must be in [0, 1), got {threshold}")
     v = tanh_c.detach().float()

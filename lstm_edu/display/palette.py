@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from typing import Dict
 
-#: The gates, in the order the package stacks them.
-GATES = ("i", "f", "g", "o")
+from lstm_edu.models.lstm import GATES  # the one list of gates, re-exported for the chapters
 
 #: One colour per gate: input gate i, forget gate f, candidate g, output gate o.
 GATE_COLORS: Dict[str, str] = {

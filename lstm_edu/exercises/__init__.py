@@ -29,11 +29,13 @@ def _is_library(filename: str) -> bool:
 def attempt(fn: Callable[..., Any], *args: Any, what: str = "your function", **kwargs: Any) -> Any:
     """Call the reader's ``fn``; turn any exception into a :class:`Hint` naming where it failed."""
     if not callable(fn):
-        raise Hint(f"expected a function, got {type(fn).__name__}: pass the function itself, without calling it")
+        raise Hint(f"expected a function, got {type(fn).__name__}: pass the function itself, "
+                   "without calling it")
     try:
         return fn(*args, **kwargs)
     except NotImplementedError:
-        raise Hint(f"{what} still raises NotImplementedError: replace the placeholder with your code") from None
+        raise Hint(f"{what} still raises NotImplementedError: replace the placeholder with your "
+                   "code") from None
     except Exception as e:  # the reader's bug, reported, not re-raised
         frames = traceback.extract_tb(e.__traceback__)
         if len(frames) == 1 and isinstance(e, TypeError):
@@ -42,7 +44,8 @@ def attempt(fn: Callable[..., Any], *args: Any, what: str = "your function", **k
             raise Hint(f"{what} could not be called with {n} argument(s): {e}") from None
         # the deepest frame in the reader's code, not inside torch or another library
         frame = next((f for f in reversed(frames) if not _is_library(f.filename)), frames[-1])
-        raise Hint(f"{what} raised {type(e).__name__}: {e} (line {frame.lineno}: {frame.line!r})") from None
+        raise Hint(f"{what} raised {type(e).__name__}: {e} "
+                   f"(line {frame.lineno}: {frame.line!r})") from None
 
 
 def compare(name: str, got: Any, want: torch.Tensor, atol: float = 1e-5, rtol: float = 1e-4,
@@ -61,7 +64,8 @@ def compare(name: str, got: Any, want: torch.Tensor, atol: float = 1e-5, rtol: f
 
 
 def readable(name: str, got: object) -> object:
-    """A tensor answer detached and on the CPU, or a :class:`Hint` if it is meta, complex, nan or inf.
+    """A tensor answer detached and on the CPU, or a :class:`Hint` if it is meta, complex, nan or
+    inf.
 
     Anything that is not a tensor is returned as it came (:func:`compare` names its type).
     """

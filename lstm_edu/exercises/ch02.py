@@ -19,7 +19,8 @@ def _step(x, h, c, W, b, first="h", order="ifgo"):
 
 
 def check_lstm_step_concat(fn: Callable[..., object]) -> bool:
-    r"""Check ``fn(x, h, c, W, b) -> (h_t, c_t)``: one LSTM step written with the concatenated weight.
+    r"""Check ``fn(x, h, c, W, b) -> (h_t, c_t)``: one LSTM step written with the concatenated
+    weight.
 
     ``x`` ``[B, N_x]``, ``h`` and ``c`` ``[B, N_h]`` (that is, :math:`h_{t-1}` and :math:`c_{t-1}`),
     ``W`` ``[4 N_h, N_h + N_x]`` acting on :math:`[h_{t-1}, x_t]` (``h`` first, as in labml.ai's
@@ -29,23 +30,28 @@ def check_lstm_step_concat(fn: Callable[..., object]) -> bool:
 
     def body() -> None:
         torch.manual_seed(2)
-        B, I, H = 3, 4, 5
-        cell = LSTMCell(I, H)
-        x, h, c = torch.randn(B, I), torch.randn(B, H), torch.randn(B, H)
+        B, N_x, H = 3, 4, 5
+        cell = LSTMCell(N_x, H)
+        x, h, c = torch.randn(B, N_x), torch.randn(B, H), torch.randn(B, H)
         W = torch.cat([cell.lin_h.weight, cell.lin_x.weight], dim=1).detach()  # [4H, H + I]
         b = cell.lin_h.bias.detach()
         with torch.no_grad():
             h_want, c_want = cell(x, h, c)
-        got = attempt(fn, x.clone(), h.clone(), c.clone(), W.clone(), b.clone(), what="your function")
+        got = attempt(fn, x.clone(), h.clone(), c.clone(), W.clone(), b.clone(),
+                      what="your function")
         if not isinstance(got, (tuple, list)) or len(got) != 2:
             raise Hint(f"return a pair (h_t, c_t), got {type(got).__name__}")
         h_got, c_got = readable("h_t", got[0]), readable("c_t", got[1])
-        if isinstance(h_got, torch.Tensor) and isinstance(c_got, torch.Tensor) and h_got.shape == c_got.shape == h_want.shape:
+        if (isinstance(h_got, torch.Tensor) and isinstance(c_got, torch.Tensor)
+                and h_got.shape == c_got.shape == h_want.shape):
             h_got, c_got = h_got.to(h_want.dtype), c_got.to(c_want.dtype)  # e.g. float64 attempts
-            if torch.allclose(h_got, c_want, atol=1e-5) and torch.allclose(c_got, h_want, atol=1e-5):
+            if (torch.allclose(h_got, c_want, atol=1e-5)
+                    and torch.allclose(c_got, h_want, atol=1e-5)):
                 raise Hint("h_t and c_t are swapped: return (h_t, c_t)")
-            if torch.allclose(c_got, c_want, atol=1e-5) and not torch.allclose(h_got, h_want, atol=1e-5):
-                raise Hint("c_t is right but h_t is not: h_t = σ(o_t) ⊙ tanh(c_t), with the new c_t")
+            if (torch.allclose(c_got, c_want, atol=1e-5)
+                    and not torch.allclose(h_got, h_want, atol=1e-5)):
+                raise Hint("c_t is right but h_t is not: h_t = σ(o_t) ⊙ tanh(c_t), "
+                           "with the new c_t")
             if torch.allclose(c_got, _step(x, h, c, W, b, first="x")[1], atol=1e-5):
                 raise Hint("you concatenated [x_t, h_{t-1}]; W's first H columns act on h_{t-1}, "
                            "so concatenate h first: torch.cat([h, x], dim=1)")

@@ -1,8 +1,9 @@
-"""Data for the book's experiments: real corpora and time series that need no download, and toy tasks.
+"""Data for the book's experiments: real corpora and time series that need no download, and toy
+tasks.
 
-Everything here returns plain tensors in the book's time-major convention (``[n_steps, batch, ...]``,
-like :class:`lstm_edu.LSTM`), so any recurrent network with the ``rnn(x, state) -> (out, state)``
-interface can consume it.
+Everything here returns plain tensors in the book's time-major convention (``[n_steps, batch,
+...]``, like :class:`lstm_edu.LSTM`), so any recurrent network with the ``rnn(x, state) -> (out,
+state)`` interface can consume it.
 
 - :func:`python_docs_text`: Python's own documentation (``pydoc_data.topics``), shipped with every
   CPython: about 465,000 characters of English prose and code.
@@ -72,9 +73,11 @@ class CharVocab:
         return f"CharVocab({len(self)} characters)"
 
     def encode(self, text: str) -> torch.Tensor:
-        """``text`` (length ``N``) -> ``LongTensor [N]``. Unknown characters raise a ``ValueError``."""
+        """``text`` (length ``N``) -> ``LongTensor [N]``. Unknown characters raise a
+        ``ValueError``."""
         codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)  # one code point each
-        table = np.full(max(max(map(ord, self.chars)), int(codes.max(initial=0))) + 1, -1, dtype=np.int64)
+        table = np.full(max(max(map(ord, self.chars)), int(codes.max(initial=0))) + 1, -1,
+                        dtype=np.int64)
         table[[ord(ch) for ch in self.chars]] = np.arange(len(self.chars))
         ids = table[codes]
         if not (ids >= 0).all():
@@ -89,7 +92,8 @@ class CharVocab:
         return "".join(self.chars[i] for i in ids)
 
 
-def train_val_split(ids: torch.Tensor, val_fraction: float = 0.1) -> Tuple[torch.Tensor, torch.Tensor]:
+def train_val_split(ids: torch.Tensor,
+                    val_fraction: float = 0.1) -> Tuple[torch.Tensor, torch.Tensor]:
     """Split a 1-d sequence into a training part and the last ``val_fraction`` as validation.
 
     The split is contiguous (not shuffled): validation text is text the model has never seen,
@@ -102,7 +106,8 @@ def train_val_split(ids: torch.Tensor, val_fraction: float = 0.1) -> Tuple[torch
 
 
 def char_streams(ids: torch.Tensor, batch_size: int, offset: int = 0) -> torch.Tensor:
-    """Cut ``ids [N]`` (from ``offset`` on) into ``batch_size`` contiguous streams: ``[L, batch_size]``.
+    """Cut ``ids [N]`` (from ``offset`` on) into ``batch_size`` contiguous streams: ``[L,
+    batch_size]``.
 
     Column ``b`` is the ``b``-th piece of the text, so row ``t + 1`` continues row ``t`` in every
     column: that is what lets a training loop carry the recurrent state from one batch to the next.
@@ -115,7 +120,8 @@ def char_streams(ids: torch.Tensor, batch_size: int, offset: int = 0) -> torch.T
 
 
 def char_batches(ids: torch.Tensor, batch_size: int, n_steps: int,
-                 generator: Optional[torch.Generator] = None) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+                 generator: Optional[torch.Generator] = None
+                 ) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
     """One pass over ``ids`` for truncated backpropagation through time.
 
     Yields ``(x, y)``, each ``LongTensor [n_steps, batch_size]`` (the last batch may be shorter in
@@ -182,7 +188,8 @@ def sequence_windows(series: torch.Tensor, n_steps: int, horizon: int = 1,
         raise ValueError("n_steps, horizon and stride must be at least 1")
     n_windows = (len(series) - n_steps - horizon) // stride + 1
     if n_windows < 1:
-        raise ValueError(f"a series of {len(series)} values is too short for n_steps={n_steps}, horizon={horizon}")
+        raise ValueError(f"a series of {len(series)} values is too short for n_steps={n_steps}, "
+                         f"horizon={horizon}")
     starts = torch.arange(n_windows) * stride
     idx = starts[None, :] + torch.arange(n_steps)[:, None]  # [n_steps, n_windows]
     x = series[idx].unsqueeze(-1)
@@ -196,7 +203,8 @@ def sequence_windows(series: torch.Tensor, n_steps: int, horizon: int = 1,
 
 
 def adding_problem(n_steps: int, batch_size: int,
-                   generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+                   generator: Optional[torch.Generator] = None
+                   ) -> Tuple[torch.Tensor, torch.Tensor]:
     """The adding problem: remember two marked numbers across ``n_steps`` steps and add them.
 
     Returns ``x [n_steps, batch_size, 2]`` and ``y [batch_size, 1]``. Feature 0 is a random number

@@ -17,8 +17,9 @@ from torch import nn
 
 from .. import settings
 from . import runcache
+from .charlm import CharLM
 from .data import CharVocab
-from .train import CharLM, train_char_lm
+from .train import train_char_lm
 
 CHAR_LM: Dict[str, Dict[str, Any]] = {
     "quick": dict(

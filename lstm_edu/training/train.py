@@ -3,71 +3,43 @@ and checkpoints that load safely.
 
 Everything here works with any recurrent network ``rnn`` that follows the package's interface
 
-    ``rnn(x [n_steps, batch, input_size], state or None) -> (out [n_steps, batch, hidden_size], state)``
+    ``rnn(x [n_steps, batch, input_size], state or None) -> (out [n_steps, batch, hidden_size],
+    state)``
 
-where ``state`` is a tuple of tensors (``lstm_edu.LSTM``, ``lstm_edu.HyperLSTM``, the fast versions in
-``lstm_edu.fast``, and ``torch.nn.LSTM`` itself), and that has a ``hidden_size`` attribute.
+where ``state`` is a tuple of tensors (``lstm_edu.LSTM``, ``lstm_edu.HyperLSTM``, the fast versions
+in ``lstm_edu.fast``, and ``torch.nn.LSTM`` itself), and that has a ``hidden_size`` attribute.
 
-- :class:`SequenceRegressor`: the third seed's model, an RNN whose last output goes through a
+- :class:`SequenceRegressor`: a PyTorch sequence model, an RNN whose last output goes through a
   linear head (sequence prediction, the adding problem).
 - :func:`fit`: a small generic loop for such models (mean squared error by default).
-- :class:`CharLM`: embedding → RNN → linear head over the vocabulary, a character language model.
+- :class:`CharLM` (in :mod:`lstm_edu.training.charlm`): embedding → RNN → linear head over the
+  vocabulary, a character language model.
 - :func:`train_char_lm`: truncated backpropagation through time with the state carried (detached)
   from one batch to the next, validation in bits per character, samples as training goes.
 - :func:`bits_per_char`, :func:`sample`, :func:`top_next_chars`: each runs the model in eval mode
   (:func:`evaluating`) and leaves it in the mode it found.
-- :func:`save_checkpoint` / :func:`load_checkpoint`: ``torch.load(..., weights_only=True)``.
+- :func:`save_checkpoint` / :func:`load_checkpoint` (in :mod:`lstm_edu.training.checkpoints`):
+  ``torch.load(..., weights_only=True)``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
-from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .. import settings
+from .charlm import CharLM, bits_per_char, sample, top_next_chars
+from .checkpoints import load_checkpoint, save_checkpoint
+from .common import LN2, _device, _hidden_size, detach_state, evaluating
 from .data import CharVocab, char_batches
 
-State = Tuple[torch.Tensor, ...]
-LN2 = math.log(2.0)
-
-
-def _hidden_size(rnn: nn.Module, hidden_size: Optional[int]) -> int:
-    if hidden_size is not None:
-        return hidden_size
-    size = getattr(rnn, "hidden_size", None)
-    if not isinstance(size, int):
-        raise TypeError(f"{type(rnn).__name__} has no integer hidden_size attribute: pass hidden_size=...")
-    return size
-
-
-def _device(device: Union[str, torch.device, None]) -> torch.device:
-    return torch.device(device) if device is not None else settings.DEVICE
-
-
-@contextlib.contextmanager
-def evaluating(model: nn.Module) -> Iterator[nn.Module]:
-    """``with evaluating(model):`` runs the block in eval mode, then puts back the mode it found."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
-
-
-def detach_state(state: Optional[Sequence[torch.Tensor]]) -> Optional[State]:
-    """The same state cut from the graph that computed it (truncated backpropagation through time)."""
-    if state is None:
-        return None
-    return tuple(s.detach() for s in state)
+# CharLM and its helpers live in .charlm, the checkpoints in .checkpoints; they are re-exported here
+# because the chapters import them from this module.
 
 
 class NonFiniteLoss(RuntimeError):
@@ -75,15 +47,19 @@ class NonFiniteLoss(RuntimeError):
     last good step, ``step`` the step whose loss was not finite."""
 
     def __init__(self, step: int, last_good: Optional[float], history: Dict[str, Any]):
-        good = f"the last finite loss was {last_good:.4g} at step {step - 1}" if last_good is not None \
-            else "no step had a finite loss"
-        super().__init__(f"the loss is not finite (NaN or infinite) at step {step}; training stopped ({good}). "
+        if last_good is not None:
+            good = f"the last finite loss was {last_good:.4g} at step {step - 1}"
+        else:
+            good = "no step had a finite loss"
+        super().__init__(f"the loss is not finite (NaN or infinite) at step {step}; training "
+                         f"stopped ({good}). "
                          "Try a lower learning rate or gradient clipping; the history so far is in "
                          "this exception's .history")
         self.step, self.last_good, self.history = step, last_good, history
 
 
-def _check_finite(loss: torch.Tensor, step: int, last_good: Optional[float], hist: Dict[str, Any]) -> float:
+def _check_finite(loss: torch.Tensor, step: int, last_good: Optional[float],
+                  hist: Dict[str, Any]) -> float:
     value = loss.item()
     if not math.isfinite(value):
         raise NonFiniteLoss(step, last_good, hist)
@@ -104,7 +80,8 @@ def last_fifth_improvement(steps: Sequence[float], values: Sequence[float]) -> f
     gives a large one; a curve that went up gives a negative one.
     """
     if len(steps) != len(values) or len(steps) < 2:
-        raise ValueError(f"need at least two (step, value) pairs of equal length, got {len(steps)} and {len(values)}")
+        raise ValueError(f"need at least two (step, value) pairs of equal length, got {len(steps)} "
+                         f"and {len(values)}")
     s = torch.tensor([float(x) for x in steps], dtype=torch.float64)
     v = torch.tensor([float(x) for x in values], dtype=torch.float64)
     at = float(s[0] + 0.8 * (s[-1] - s[0]))
@@ -115,7 +92,8 @@ def last_fifth_improvement(steps: Sequence[float], values: Sequence[float]) -> f
 
 
 def _lr_factor(schedule: str, step: int, steps: int) -> float:
-    """Learning-rate multiplier at ``step`` (1-based) of ``steps``: constant, or a cosine from 1 to 0.1."""
+    """Learning-rate multiplier at ``step`` (1-based) of ``steps``: constant, or a cosine from 1 to
+    0.1."""
     if schedule == "constant":
         return 1.0
     if schedule == "cosine":
@@ -129,7 +107,7 @@ def _lr_factor(schedule: str, step: int, steps: int) -> float:
 
 
 class SequenceRegressor(nn.Module):
-    """An RNN followed by a linear head on its last output (the third seed's ``LSTMModel``).
+    """An RNN followed by a linear head on its last output (the usual PyTorch ``LSTMModel``).
 
     Args:
         rnn: any recurrent network with the package interface (see the module docstring).
@@ -137,7 +115,8 @@ class SequenceRegressor(nn.Module):
         hidden_size: the RNN's output size; read from ``rnn.hidden_size`` when not given.
 
     Shapes: ``forward(x [n_steps, batch, input_size]) -> y [batch, O]``, ``y = head(out[-1])``.
-    Unlike the seed (``batch_first=True``), the input is time-major like every RNN in the book.
+    Unlike PyTorch's usual examples (``batch_first=True``), the input is time-major like every RNN
+    in the book.
     """
 
     def __init__(self, rnn: nn.Module, output_size: int = 1, hidden_size: Optional[int] = None):
@@ -150,18 +129,22 @@ class SequenceRegressor(nn.Module):
         return self.head(out[-1])  # [batch, O]
 
 
-def fit(model: nn.Module, make_batch: Callable[[int], Tuple[torch.Tensor, torch.Tensor]], *, steps: int,
+def fit(model: nn.Module, make_batch: Callable[[int], Tuple[torch.Tensor, torch.Tensor]], *,
+        steps: int,
         lr: float = 1e-3, clip: Optional[float] = 1.0,
         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = F.mse_loss,
         eval_batch: Optional[Tuple[torch.Tensor, torch.Tensor]] = None, eval_every: int = 50,
-        device: Union[str, torch.device, None] = None, optimizer: Optional[torch.optim.Optimizer] = None,
-        schedule: str = "constant", progress: bool = True, desc: str = "training") -> Dict[str, List[float]]:
+        device: Union[str, torch.device, None] = None,
+        optimizer: Optional[torch.optim.Optimizer] = None,
+        schedule: str = "constant", progress: bool = True,
+        desc: str = "training") -> Dict[str, List[float]]:
     """Train ``model`` with Adam on batches ``make_batch(step) -> (x, y)`` for ``steps`` steps.
 
     ``model(x)`` must return a tensor shaped like ``y``; the loss is ``loss_fn(model(x), y)``.
     Gradients are clipped to norm ``clip`` (``None``: no clipping); ``schedule="cosine"`` decays the
-    learning rate along a cosine to a tenth of its start value over the ``steps``. Every ``eval_every`` steps (and
-    at the first and last) the loss on the fixed ``eval_batch`` is measured without gradients.
+    learning rate along a cosine to a tenth of its start value over the ``steps``. Every
+    ``eval_every`` steps (and at the first and last) the loss on the fixed ``eval_batch`` is
+    measured without gradients.
 
     Returns a history ``{"step", "loss", "eval_step", "eval_loss"}`` of plain lists. A NaN or
     infinite loss stops training with :class:`NonFiniteLoss` (which names the step and the last
@@ -204,7 +187,8 @@ def fit(model: nn.Module, make_batch: Callable[[int], Tuple[torch.Tensor, torch.
             if step % eval_every == 0 or step == steps:
                 evaluate(step)
                 if hist["eval_loss"]:
-                    bar.set_postfix(loss=f"{hist['loss'][-1]:.4f}", eval=f"{hist['eval_loss'][-1]:.4f}")
+                    bar.set_postfix(loss=f"{hist['loss'][-1]:.4f}",
+                                    eval=f"{hist['eval_loss'][-1]:.4f}")
     except KeyboardInterrupt:
         _interrupted(hist, step, bar)
     finally:
@@ -213,130 +197,24 @@ def fit(model: nn.Module, make_batch: Callable[[int], Tuple[torch.Tensor, torch.
     return hist
 
 
-# ---------------------------------------------------------------------------------------------
-# A character-level language model
-# ---------------------------------------------------------------------------------------------
-
-
-class CharLM(nn.Module):
-    """A character language model: embedding → recurrent network → linear head.
-
-    Args:
-        rnn: any recurrent network with the package interface whose ``input_size`` is ``embed_size``.
-        vocab_size: number of characters ``V``.
-        embed_size: size ``E`` of each character's learned vector.
-        hidden_size: the RNN's output size; read from ``rnn.hidden_size`` when not given.
-
-    Shapes: ``forward(ids [T, B], state=None) -> (logits [T, B, V], state)``. ``logits[t]`` scores
-    the character that follows ``ids[t]``; ``state`` is the RNN's (e.g. ``(h, c)``, each
-    ``[n_layers, B, H]``), to be fed back in with the next chunk of the same texts.
-    """
-
-    def __init__(self, rnn: nn.Module, vocab_size: int, embed_size: int, hidden_size: Optional[int] = None):
-        super().__init__()
-        rnn_in = getattr(rnn, "input_size", embed_size)
-        if rnn_in != embed_size:
-            raise ValueError(f"the rnn reads {rnn_in} features but embed_size is {embed_size}: they must match")
-        self.vocab_size = vocab_size
-        self.embed = nn.Embedding(vocab_size, embed_size)
-        self.rnn = rnn
-        self.head = nn.Linear(_hidden_size(rnn, hidden_size), vocab_size)
-
-    def forward(self, ids: torch.Tensor, state: Optional[Sequence[torch.Tensor]] = None) -> Tuple[torch.Tensor, State]:
-        if ids.dim() != 2:
-            raise ValueError(f"ids must be [n_steps, batch_size], got shape {list(ids.shape)}")
-        x = self.embed(ids)  # [T, B, E]
-        out, state = self.rnn(x, state)  # out [T, B, H]
-        return self.head(out), state  # [T, B, V]
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
-@torch.no_grad()
-def bits_per_char(model: CharLM, ids: torch.Tensor, batch_size: int = 16, n_steps: int = 100,
-                  max_chars: Optional[int] = None) -> float:
-    """Average cross-entropy of ``model`` on the text ``ids [N]``, in bits per character.
-
-    The text is cut into ``batch_size`` contiguous streams read in chunks of ``n_steps`` with the
-    state carried, so every character after the first of each stream is predicted with all of its
-    stream's preceding context. ``max_chars`` evaluates only the first ``max_chars`` characters
-    (quicker). Uniform guessing over ``V`` characters scores ``log2(V)``.
-    """
-    device = _model_device(model)
-    if max_chars is not None:
-        ids = ids[:max_chars]
-    total, count, state = 0.0, 0, None
-    with evaluating(model):
-        for x, y in char_batches(ids, batch_size, n_steps):
-            logits, state = model(x.to(device), state)
-            total += F.cross_entropy(logits.flatten(0, 1), y.to(device).flatten(),
-                                     reduction="sum").item()
-            count += y.numel()
-    return total / count / LN2
-
-
-@torch.no_grad()
-def sample(model: CharLM, vocab: CharVocab, prompt: str = "\n", length: int = 200, temperature: float = 1.0,
-           generator: Optional[torch.Generator] = None) -> str:
-    """Generate ``length`` characters after ``prompt``; returns only the generated characters.
-
-    Each character is drawn from ``softmax(logits / temperature)``: temperature 1 samples the
-    model's own distribution, lower is more conservative, higher more random, and
-    ``temperature=0`` always takes the most likely character. ``generator`` (a CPU
-    ``torch.Generator``) makes the draw reproducible.
-    """
-    if not prompt:
-        raise ValueError("sample needs a non-empty prompt (e.g. '\\n') to start from")
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
-    device = _model_device(model)
-    out = []
-    with evaluating(model):
-        logits, state = model(vocab.encode(prompt).to(device).unsqueeze(1))  # [T, 1, V]
-        last = logits[-1, 0]
-        for _ in range(length):
-            if temperature == 0:
-                nxt = int(last.argmax())
-            else:
-                probs = torch.softmax(last.float().cpu() / temperature, dim=-1)
-                nxt = int(torch.multinomial(probs, 1, generator=generator))
-            out.append(nxt)
-            logits, state = model(torch.tensor([[nxt]], device=device), state)
-            last = logits[-1, 0]
-    return vocab.decode(out)
-
-
-@torch.no_grad()
-def top_next_chars(model: CharLM, vocab: CharVocab, text: str, k: int = 5) -> Tuple[torch.Tensor, torch.Tensor]:
-    """For every position of ``text``, the ``k`` most likely next characters and their probabilities.
-
-    Returns ``(ids [len(text), k], probs [len(text), k])`` on the CPU.
-    """
-    with evaluating(model):
-        logits, _ = model(vocab.encode(text).to(_model_device(model)).unsqueeze(1))  # [T, 1, V]
-    probs = torch.softmax(logits[:, 0].float(), dim=-1).cpu()  # [T, V]
-    p, i = probs.topk(k, dim=-1)
-    return i, p
-
-
 def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torch.Tensor] = None, *,
                   steps: int, batch_size: int = 32, n_steps: int = 100, lr: float = 2e-3,
                   clip: Optional[float] = 1.0, device: Union[str, torch.device, None] = None,
-                  eval_every: int = 100, val_max_chars: Optional[int] = None, val_batch_size: int = 16,
+                  eval_every: int = 100, val_max_chars: Optional[int] = None,
+                  val_batch_size: int = 16,
                   sample_every: Optional[int] = None, vocab: Optional[CharVocab] = None,
-                  sample_prompt: Optional[str] = None, sample_length: int = 200, sample_temperature: float = 0.8,
+                  sample_prompt: Optional[str] = None, sample_length: int = 200,
+                  sample_temperature: float = 0.8,
                   print_samples: bool = True, seed: int = 0,
                   optimizer: Optional[torch.optim.Optimizer] = None, schedule: str = "constant",
                   progress: bool = True, desc: str = "char LM") -> Dict[str, Any]:
     """Train a :class:`CharLM` with truncated backpropagation through time.
 
     The training text ``train_ids [N]`` is cut into ``batch_size`` contiguous streams
-    (:func:`lstm_edu.training.data.char_batches`), read ``n_steps`` characters at a time. The RNN state at
-    the end of one batch starts the next one, **detached**: the model sees context from earlier
-    batches, but gradients flow back at most ``n_steps`` steps. At the end of each pass over the
-    text the state is reset and the window boundaries move by a random offset.
+    (:func:`lstm_edu.training.data.char_batches`), read ``n_steps`` characters at a time. The RNN
+    state at the end of one batch starts the next one, **detached**: the model sees context from
+    earlier batches, but gradients flow back at most ``n_steps`` steps. At the end of each pass over
+    the text the state is reset and the window boundaries move by a random offset.
 
     Adam with learning rate ``lr`` (``schedule="cosine"``: decayed along a cosine from ``lr`` to
     ``lr / 10`` over the ``steps``); gradients clipped to norm ``clip``. Every ``eval_every`` steps
@@ -358,7 +236,8 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
     opt = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     sample_gen = torch.Generator().manual_seed(seed + 1)
-    hist: Dict[str, Any] = {"step": [], "train_bpc": [], "grad_norm": [], "val_step": [], "val_bpc": [],
+    hist: Dict[str, Any] = {"step": [], "train_bpc": [], "grad_norm": [], "val_step": [],
+                            "val_bpc": [],
                             "samples": [], "seconds": 0.0, "chars_per_second": 0.0}
     if sample_every is not None and vocab is None:
         raise ValueError("sample_every needs vocab=... to decode the samples")
@@ -366,7 +245,8 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
     def evaluate(step: int) -> None:
         if val_ids is not None:
             hist["val_step"].append(step)
-            hist["val_bpc"].append(bits_per_char(model, val_ids, val_batch_size, n_steps, val_max_chars))
+            hist["val_bpc"].append(bits_per_char(model, val_ids, val_batch_size, n_steps,
+                                                 val_max_chars))
 
     if sample_prompt is None and vocab is not None:
         sample_prompt = "\n" if "\n" in vocab.stoi else vocab.decode(train_ids[:1])
@@ -375,7 +255,8 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
         text = sample(model, vocab, sample_prompt, sample_length, sample_temperature, sample_gen)
         hist["samples"].append([step, text])
         if print_samples:
-            bar.write(f"--- sample after {step} steps (temperature {sample_temperature}) ---\n{text}")
+            bar.write(f"--- sample after {step} steps (temperature {sample_temperature}) "
+                      f"---\n{text}")
 
     model.train()
     evaluate(0)
@@ -402,7 +283,8 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
             value = _check_finite(loss, step, last_good, hist)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            norm = nn.utils.clip_grad_norm_(model.parameters(), clip if clip is not None else float("inf"))
+            norm = nn.utils.clip_grad_norm_(model.parameters(), clip if clip is not None
+                                            else float("inf"))
             opt.step()
             state = detach_state(state)
             hist["step"].append(step)
@@ -413,7 +295,8 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
             if step % eval_every == 0 or step == steps:
                 evaluate(step)
                 if hist["val_bpc"]:
-                    bar.set_postfix(train_bpc=f"{hist['train_bpc'][-1]:.3f}", val_bpc=f"{hist['val_bpc'][-1]:.3f}")
+                    bar.set_postfix(train_bpc=f"{hist['train_bpc'][-1]:.3f}",
+                                    val_bpc=f"{hist['val_bpc'][-1]:.3f}")
             if sample_every is not None and (step % sample_every == 0 or step == steps):
                 take_sample(step, bar)
     except KeyboardInterrupt:
@@ -423,46 +306,6 @@ def train_char_lm(model: CharLM, train_ids: torch.Tensor, val_ids: Optional[torc
     hist["chars_per_second"] = chars / max(hist["seconds"], 1e-9)
     model.eval()
     return hist
-
-
-# ---------------------------------------------------------------------------------------------
-# Checkpoints
-# ---------------------------------------------------------------------------------------------
-
-
-def save_checkpoint(path: Union[str, Path], model: nn.Module, optimizer: Optional[torch.optim.Optimizer] = None,
-                    **extra: Any) -> Path:
-    """Save ``model``'s weights (and the optimizer's state) with anything else in ``extra``.
-
-    ``extra`` must hold only tensors and plain Python values (str, int, float, bool, None, lists,
-    tuples, dicts), e.g. ``vocab=vocab.chars, config={...}, history=hist``: that is what
-    :func:`load_checkpoint` can read back with ``weights_only=True``, which never runs code from the
-    file. Returns the path.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ckpt = {"model": model.state_dict(), "extra": extra}
-    if optimizer is not None:
-        ckpt["optimizer"] = optimizer.state_dict()
-    torch.save(ckpt, path)
-    return path
-
-
-def load_checkpoint(path: Union[str, Path], model: nn.Module, optimizer: Optional[torch.optim.Optimizer] = None,
-                    map_location: Union[str, torch.device, None] = None) -> Dict[str, Any]:
-    """Load weights saved by :func:`save_checkpoint` into ``model`` (and ``optimizer``); return ``extra``.
-
-    Uses ``torch.load(path, weights_only=True)``: a checkpoint can only contain tensors and plain
-    values, so loading a file from elsewhere cannot execute code. ``map_location`` defaults to the
-    model's device.
-    """
-    if map_location is None:
-        map_location = _model_device(model)
-    ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    model.load_state_dict(ckpt["model"])
-    if optimizer is not None and "optimizer" in ckpt:
-        optimizer.load_state_dict(ckpt["optimizer"])
-    return ckpt.get("extra", {})
 
 
 __all__ = [

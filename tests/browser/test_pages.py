@@ -85,14 +85,19 @@ def check_math(page) -> None:
     result = page.evaluate("""async () => {
         const math = Array.from(document.querySelectorAll('.math'));
         if (math.length) {
-            if (!(window.MathJax && MathJax.startup)) return {error: 'page has math but MathJax did not load'};
+            if (!(window.MathJax && MathJax.startup)) {
+                return {error: 'page has math but MathJax did not load'};
+            }
             await MathJax.startup.promise;
         }
-        const unrendered = math.filter(e => !e.querySelector('mjx-container')).map(e => e.textContent.slice(0, 80));
-        const errors = Array.from(document.querySelectorAll('mjx-merror')).map(e => e.textContent.slice(0, 80));
+        const unrendered = math.filter(e => !e.querySelector('mjx-container'))
+            .map(e => e.textContent.slice(0, 80));
+        const errors = Array.from(document.querySelectorAll('mjx-merror'))
+            .map(e => e.textContent.slice(0, 80));
         const body = document.querySelector('main') || document.body;
         const copy = body.cloneNode(true);
-        copy.querySelectorAll('pre, code, script, style, mjx-container, textarea').forEach(e => e.remove());
+        copy.querySelectorAll('pre, code, script, style, mjx-container, textarea')
+            .forEach(e => e.remove());
         return {n: math.length, unrendered, errors, text: copy.textContent};
     }""")
     assert "error" not in result, result.get("error")
@@ -106,7 +111,10 @@ def check_images(page, expected: int) -> None:
     """Every image in the article (figures, not the theme's menus) loaded with a real size."""
     images = page.evaluate("""async () => {
         const imgs = Array.from(document.querySelectorAll('article img'));
-        await Promise.all(imgs.map(img => { img.loading = 'eager'; return img.decode().catch(() => null); }));
+        await Promise.all(imgs.map(img => {
+            img.loading = 'eager';
+            return img.decode().catch(() => null);
+        }));
         return imgs.map(img => [img.naturalWidth, img.naturalHeight, img.getAttribute('src')]);
     }""")
     assert len(images) >= expected, (
@@ -181,11 +189,16 @@ def check_widgets(page, expected: int) -> None:
         return
     try:
         page.wait_for_function(
-            "n => document.querySelectorAll('.widget-subarea .jupyter-widgets').length >= n", arg=expected)
+            "n => document.querySelectorAll('.widget-subarea .jupyter-widgets').length >= n",
+            arg=expected)
     except PlaywrightTimeout:
-        pytest.fail(f"{expected} widget(s) expected, not rendered from the saved state within {TIMEOUT_MS} ms")
-    boxes = page.evaluate("""() => Array.from(document.querySelectorAll('.widget-subarea')).map(e => {
-        const r = e.getBoundingClientRect(); return [r.width, r.height, e.innerText.slice(0, 60)]; })""")
+        pytest.fail(f"{expected} widget(s) expected, not rendered from the saved state "
+                    f"within {TIMEOUT_MS} ms")
+    boxes = page.evaluate("""() => Array.from(document.querySelectorAll('.widget-subarea'))
+      .map(e => {
+        const r = e.getBoundingClientRect();
+        return [r.width, r.height, e.innerText.slice(0, 60)];
+    })""")
     assert len(boxes) == expected
     assert all(w > 0 and h > 0 for w, h, _ in boxes), f"a widget rendered empty: {boxes}"
 
@@ -233,7 +246,8 @@ def test_page_fits_its_width(offline_context, index):
 
 
 def test_index_opens_the_book(offline_context):
-    """`_build/html/index.html` (what the README tells offline readers to open) leads to the first page."""
+    """`_build/html/index.html` (what the README tells offline readers to open) leads to the
+    first page."""
     page, log = open_page(offline_context, (HTML / "index.html").as_uri())
     try:
         page.wait_for_url(re.compile(re.escape(html_of(ENTRIES[0]).name) + "$"))
