@@ -18,7 +18,7 @@ PAIRS = {
         (N_h, N_h, N_hat, N_hat),
     ),
 }
-# The options of the constructors beyond the defaults (forget bias 0 for both models)
+# Options beyond the defaults (forget bias: 0 for the LSTM, the authors' 1.0 for the HyperLSTM)
 OPTIONS = {
     "lstm, forget_bias=1": ("lstm", dict(forget_bias=1.0)),
     "lstm, layer_norm, forget_bias=1": ("lstm", dict(layer_norm=True, forget_bias=1.0)),

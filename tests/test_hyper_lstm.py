@@ -196,9 +196,8 @@ def test_paper_init_ties_the_n_z_rows_of_z_h_and_z_x():
 
 @pytest.mark.parametrize("layer_norm", [True, False])
 @pytest.mark.parametrize("fast", [False, True])
-def test_the_authors_forget_bias_keeps_sigma_1_of_c(layer_norm, fast):
-    """A fresh cell with the authors' forget bias, given x = 0, h = ĥ = ĉ = 0, forgets c₀ by
-    exactly σ(1): its gate
+def test_forget_bias_of_the_authors_keeps_sigma_1_of_c(layer_norm, fast):
+    """A fresh cell given x = 0, h = ĥ = ĉ = 0 forgets c₀ by exactly σ(1): its gate
     pre-activations are 0 (no input, and d_b starts at 0; a layer norm of the zero vector is 0),
     σ(i) tanh(g) = 0.5 · 0, and the forget bias 1 is added *after* the layer norm (added before
     it, a layer norm would remove it again and c₁ would be 0.5 c₀)."""
@@ -206,7 +205,7 @@ def test_the_authors_forget_bias_keeps_sigma_1_of_c(layer_norm, fast):
 
     torch.manual_seed(0)
     cls = FastHyperLSTM if fast else HyperLSTM
-    m = cls(N_x, H, HY, NZ, 1, layer_norm=layer_norm, forget_bias=1.0).double()
+    m = cls(N_x, H, HY, NZ, 1, layer_norm=layer_norm).double()
     assert m.cells[0].forget_bias == 1.0 and m.cells[0].hyper.forget_bias == 1.0
     c0 = torch.randn(B, H, dtype=torch.float64)
     zeros = torch.zeros(B, H, dtype=torch.float64)

@@ -23,7 +23,7 @@ Gate :math:`k \in \{i, f, g, o\}` (its pre-activation), then the LSTM update:
     c_t &= \sigma(f_t + b_f) \odot c_{t-1} + \sigma(i_t) \odot \tanh(g_t), \qquad
     h_t = \sigma(o_t) \odot \tanh(LN_c(c_t))
 
-with :math:`b_f` the constant ``forget_bias`` (the authors use 1; the default here is 0), and
+with :math:`b_f` the constant ``forget_bias`` (1 by default, the authors'), and
 where :math:`d_h^k \odot (W_h^k h_{t-1})` is the generated weight :math:`W_h^k(z)` applied to
 :math:`h_{t-1}` without ever being built.
 """
@@ -53,13 +53,10 @@ class HyperLSTMCell(nn.Module):
             The hyper cell is always layer-normalised, as in the paper's reference code.
         forget_bias: a constant added to the forget gate's pre-activation after its layer norm,
             :math:`c_t = \sigma(f_t + b_f) \odot c_{t-1} + \dots`, in the main cell and in the
-            hyper cell. The authors' TensorFlow code (``supercell.py``, its ``HyperLSTMCell``
-            and the ``LSTMCell`` it uses as hyper cell) computes
-            ``c * sigmoid(f + forget_bias) + sigmoid(i) * tanh(j)`` with ``forget_bias=1.0``:
-            pass ``forget_bias=1.0`` for their cell (chapter 8 does). The default stays 0 in this
-            edition: with 1, FastHyperLSTM's float32 gradients drift just past the book's 1e-5
-            agreement with this reference at 3 layers. With 0, σ(f) starts near 0.5 and the cell
-            forgets half its state at every step.
+            hyper cell. Default 1.0: the authors' TensorFlow code (``supercell.py``, its
+            ``HyperLSTMCell`` and the ``LSTMCell`` it uses as hyper cell) computes
+            ``c * sigmoid(f + forget_bias) + sigmoid(i) * tanh(j)`` with ``forget_bias=1.0``.
+            With 0, σ(f) starts near 0.5 and the cell forgets half its state at every step.
 
     Modules and parameters ("per gate" is always a list of four, in the order of :data:`GATES`,
     i, f, g, o):
@@ -92,7 +89,7 @@ class HyperLSTMCell(nn.Module):
     """
 
     def __init__(self, input_size: int, hidden_size: int, hyper_size: int, n_z: int,
-                 layer_norm: bool = True, forget_bias: float = 0.0):
+                 layer_norm: bool = True, forget_bias: float = 1.0):
         super().__init__()
         self.input_size = check_size("input_size", input_size)
         self.hidden_size = check_size("hidden_size", hidden_size)
@@ -216,8 +213,8 @@ class HyperLSTM(StackedRNN):
             (``[h_{t-1}; x_t]`` with ``x_t`` the lower layer's output).
         layer_norm: layer-normalise the main cells (default, the paper's "LN HyperLSTM"); with
             ``False`` the paper's plain "HyperLSTM" (the hyper cells keep theirs).
-        forget_bias: added to every forget gate after its layer norm (default 0; the authors
-            use 1.0, see :class:`HyperLSTMCell`).
+        forget_bias: added to every forget gate after its layer norm (default 1.0, the authors';
+            see :class:`HyperLSTMCell`).
 
     Shapes:
         ``forward(x, state=None) -> (out, (h, c, h_hat, c_hat))`` with
@@ -236,7 +233,7 @@ class HyperLSTM(StackedRNN):
                   ("h_hat", "hyper_size"), ("c_hat", "hyper_size"))
 
     def __init__(self, input_size: int, hidden_size: int, hyper_size: int, n_z: int,
-                 n_layers: int, layer_norm: bool = True, forget_bias: float = 0.0):
+                 n_layers: int, layer_norm: bool = True, forget_bias: float = 1.0):
         options = {"forget_bias": check_forget_bias(forget_bias)}
         if not layer_norm:
             options["layer_norm"] = False
