@@ -1,5 +1,5 @@
-"""Chapter 9's fused-step checker: the right answer passes, wrong attempts get a hint, nothing
-crashes. (Chapter 9b's backward checker is tested in test_fast.py.)"""
+"""The checkers of chapters 9 and 9b (the fused step, the pointwise backward): the right answer
+passes, wrong attempts get a hint, nothing crashes."""
 
 import torch
 
@@ -38,3 +38,13 @@ def test_fused_step_hints(capsys):
     for fn, words in WRONG_KINDS:
         ok, out = check(ch09.check_fused_step, fn, capsys)
         assert not ok and words in out and "Traceback" not in out, out
+
+
+def test_pointwise_backward_checker(capsys):
+    assert ch09.check_pointwise_backward(ch09.reference_pointwise_backward) is True
+
+    def stub(*args):
+        raise NotImplementedError
+
+    assert ch09.check_pointwise_backward(stub) is False
+    assert "NotImplementedError" in capsys.readouterr().out

@@ -264,18 +264,6 @@ def test_retain_graph_second_backward():
             assert_close(a.grad, b.grad, 1e-5, n)
 
 
-def test_chapter9_checker(capsys):
-    from lstm_edu.exercises import ch09
-
-    assert ch09.check_pointwise_backward(ch09.reference_pointwise_backward) is True
-
-    def stub(*args):
-        raise NotImplementedError
-
-    assert ch09.check_pointwise_backward(stub) is False
-    assert "NotImplementedError" in capsys.readouterr().out
-
-
 @pytest.mark.skipif(
     not torch.cuda.is_available(),
     reason="compile_pointwise compiles only for CUDA; there is no CUDA device here",

@@ -66,40 +66,36 @@ class LSTMTrace:
     tanh_c: torch.Tensor
 
 
+def _reference_copy(model: nn.Module, cls: type, sizes: Tuple[str, ...]) -> nn.Module:
+    """``model`` itself if it is a ``cls``, else a ``cls`` built with ``model``'s sizes (the
+    attributes named in ``sizes``) and options, holding a copy of its parameters."""
+    if isinstance(model, cls):
+        return model
+    try:
+        ref = cls(*(getattr(model, name) for name in sizes),
+                  **getattr(model, "cell_options", {}))  # layer_norm, forget_bias as built
+        ref.load_state_dict(model.state_dict())
+    except (AttributeError, RuntimeError, TypeError) as e:
+        raise TypeError(f"expected {cls.__name__} or a drop-in with the same parameters, got "
+                        f"{type(model).__name__} ({e})") from None
+    p = next(model.parameters())
+    return ref.to(device=p.device, dtype=p.dtype).eval()
+
+
 def as_reference_hyper_lstm(model: nn.Module) -> HyperLSTM:
     """``model`` itself if it is a :class:`HyperLSTM`, else a reference copy with its parameters.
 
     A drop-in replacement (e.g. ``lstm_edu.fast.FastHyperLSTM``) with the same sizes and parameter
     names is copied into a :class:`HyperLSTM`, whose cells expose ``scaling_vectors``.
     """
-    if isinstance(model, HyperLSTM):
-        return model
-    try:
-        ref = HyperLSTM(model.input_size, model.hidden_size, model.hyper_size, model.n_z,
-                        model.n_layers,
-                        **getattr(model, "cell_options", {}))  # layer_norm, forget_bias as built
-        ref.load_state_dict(model.state_dict())
-    except (AttributeError, RuntimeError, TypeError) as e:
-        raise TypeError("expected a HyperLSTM or a drop-in with the same parameters, got "
-                        f"{type(model).__name__} ({e})") from None
-    p = next(model.parameters())
-    return ref.to(device=p.device, dtype=p.dtype).eval()
+    return _reference_copy(model, HyperLSTM,
+                           ("input_size", "hidden_size", "hyper_size", "n_z", "n_layers"))
 
 
 def as_reference_lstm(model: nn.Module) -> LSTM:
     """``model`` itself if it is an :class:`LSTM`, else a reference copy (see
     :func:`as_reference_hyper_lstm`)."""
-    if isinstance(model, LSTM):
-        return model
-    try:
-        ref = LSTM(model.input_size, model.hidden_size, model.n_layers,
-                   **getattr(model, "cell_options", {}))  # layer_norm, forget_bias as built
-        ref.load_state_dict(model.state_dict())
-    except (AttributeError, RuntimeError, TypeError) as e:
-        raise TypeError("expected an LSTM or a drop-in with the same parameters, got "
-                        f"{type(model).__name__} ({e})") from None
-    p = next(model.parameters())
-    return ref.to(device=p.device, dtype=p.dtype).eval()
+    return _reference_copy(model, LSTM, ("input_size", "hidden_size", "n_layers"))
 
 
 @torch.no_grad()

@@ -119,52 +119,23 @@ class _Canvas:
             f'<path d="{d}" fill="none" stroke="{color}" stroke-width="{width:g}"{extra}/>'
         )
 
-    def rect(
-        self,
-        cx: float,
-        cy: float,
-        w: float,
-        h: float,
-        fill: str = "#ffffff",
-        stroke: str = INK,
-        rx: float = 6,
-        width: float = 1.5,
-    ) -> None:
+    def rect(self, cx: float, cy: float, w: float, h: float, fill: str = "#ffffff",
+             stroke: str = INK, rx: float = 6, width: float = 1.5) -> None:
         self.items.append(
             f'<rect x="{cx - w / 2:g}" y="{cy - h / 2:g}" width="{w:g}" height="{h:g}" '
             f'rx="{rx:g}" fill="{fill}" stroke="{stroke}" stroke-width="{width:g}"/>'
         )
 
-    def text(
-        self,
-        x: float,
-        y: float,
-        s: str,
-        size: float = 15,
-        color: str = INK,
-        anchor: str = "middle",
-        weight: str = "normal",
-        italic: bool = False,
-    ) -> None:
+    def text(self, x: float, y: float, s: str, size: float = 15, color: str = INK,
+             anchor: str = "middle", weight: str = "normal", italic: bool = False) -> None:
         style = ' font-style="italic"' if italic else ""
         self.items.append(
             f'<text x="{x:g}" y="{y:g}" font-size="{size:g}" fill="{color}" '
             f'text-anchor="{anchor}" font-weight="{weight}"{style}>{_rich(s)}</text>'
         )
 
-    def box(
-        self,
-        cx: float,
-        cy: float,
-        w: float,
-        h: float,
-        label: str,
-        fill: str = "#ffffff",
-        stroke: str = INK,
-        color: str = INK,
-        size: float = 15,
-        rx: float = 6,
-    ) -> None:
+    def box(self, cx: float, cy: float, w: float, h: float, label: str, fill: str = "#ffffff",
+            stroke: str = INK, color: str = INK, size: float = 15, rx: float = 6) -> None:
         """A rectangle centred on (cx, cy) with ``label`` centred in it."""
         self.rect(cx, cy, w, h, fill=fill, stroke=stroke, rx=rx)
         self.text(cx, cy + size * 0.35, label, size=size, color=color)
