@@ -17,3 +17,10 @@ def test_ch07_checker(capsys):
     assert "typo" in out and "ZeroDivisionError" in out and "tuple" in out
     assert "h and c are swapped" in out and "h_hat and c_hat are swapped" in out and "shape" in out
     assert "Traceback" not in out
+
+
+def test_ch07_checker_names_each_usual_mistake(capsys):
+    """Each deliberate mistake fails with its own hint, the missing forget bias included."""
+    for flags, hint in ch07._MISTAKES:
+        assert not ch07.check_hyper_step(lambda *a, f=flags: ch07.reference_hyper_step(*a, **f))
+        assert hint in capsys.readouterr().out, flags

@@ -107,3 +107,14 @@ def test_execute_tool_stores_outputs_and_widget_state(tmp_path):
     state = nb.metadata["widgets"][WIDGET_STATE]["state"]
     assert len(views) == 1 and views[0] in state
     assert state[views[0]]["state"]["value"] == 3
+
+
+@pytest.mark.parametrize("entry", _notebooks())
+def test_ends_with_the_closing_line(entry):
+    """The last code cell prints size, device, torch version and wall time of the stored run."""
+    nb = nbformat.read(booktoc.resolve(entry), as_version=4)
+    last = _code_cells(nb)[-1]
+    assert "settings.closing_line()" in last.source, (
+        "the last code cell should be print(settings.closing_line())")
+    text = "".join(o.get("text", "") for o in last.outputs if o.output_type == "stream")
+    assert text.startswith("This chapter ran at size="), f"its stored output is {text!r}"

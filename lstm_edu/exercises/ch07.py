@@ -23,13 +23,14 @@ States = Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 def reference_hyper_step(cell: HyperLSTMCell, x: torch.Tensor, h: torch.Tensor, c: torch.Tensor,
                          h_hat: torch.Tensor, c_hat: torch.Tensor, *, typo: bool = False,
                          gate_norm: bool = True,
-                         c_norm: bool = True, use_d_b: bool = True, scale: bool = True) -> States:
+                         c_norm: bool = True, use_d_b: bool = True, scale: bool = True,
+                         use_b_f: bool = True) -> States:
     r"""One HyperLSTM step written out equation by equation (the reference answer).
 
     The keyword flags make the usual mistakes on purpose (the checker uses them for its hints):
     ``typo`` computes :math:`z` from :math:`\hat{h}_{t-1}`, ``gate_norm``/``c_norm`` switch the
     layer norms off, ``use_d_b=False`` drops the bias :math:`d_b`, ``scale=False`` drops :math:`d_h,
-    d_x`.
+    d_x`, ``use_b_f=False`` forgets the forget bias :math:`b_f`.
     """
     # the hyper cell reads x̂_t = [h_{t-1}; x_t]
     h_hat_new, c_hat_new = cell.hyper(torch.cat([h, x], dim=-1), h_hat, c_hat)  # [B, hyper_size]
@@ -49,6 +50,8 @@ def reference_hyper_step(cell: HyperLSTMCell, x: torch.Tensor, h: torch.Tensor, 
             y = y + d_b
         gates.append(cell.layer_norm[k](y) if gate_norm else y)
     i, f, g, o = gates
+    if use_b_f:
+        f = f + cell.forget_bias  # b_f, after the layer norm
     c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     h_new = torch.sigmoid(o) * torch.tanh(cell.layer_norm_c(c_new) if c_norm else c_new)
     return h_new, c_new, h_hat_new, c_hat_new
@@ -64,6 +67,8 @@ _MISTAKES = (
                          "(not to the c_t you return)"),
     (dict(use_d_b=False), "the bias is generated too: add d_b = cell.d_b[k](z_b[k]) to each gate's "
                           "pre-activation"),
+    (dict(use_b_f=False), "the forget gate gets the constant b_f = cell.forget_bias after its "
+                          "layer norm: σ(f_t + b_f)"),
     (dict(scale=False), "W_hd h and W_xd x must be scaled by d_h = cell.d_h[k](z_h[k]) and d_x = "
                         "cell.d_x[k](z_x[k])"),
 )
@@ -72,8 +77,7 @@ _MISTAKES = (
 def _test_cell(seed: int = 7) -> HyperLSTMCell:
     """A small cell with every parameter random, so every mistake changes the answer."""
     torch.manual_seed(seed)
-    # the equations of ch 7
-    cell = HyperLSTMCell(input_size=3, hidden_size=5, hyper_size=4, n_z=2, forget_bias=0.0)
+    cell = HyperLSTMCell(input_size=3, hidden_size=5, hyper_size=4, n_z=2)  # b_f = 1
     with torch.no_grad():
         for p in cell.parameters():
             p.copy_(torch.randn_like(p) * 0.5)
