@@ -125,10 +125,11 @@ class FastLSTM(LSTM):
 
     @staticmethod
     def compile_pointwise(enable: bool = True) -> bool:
-        """GPU only, and untested in this edition (no GPU was available): compile the per-step
-        elementwise function with ``torch.compile`` so that it runs as one fused kernel on CUDA
-        tensors (CPU tensors keep the eager function). Applies to every ``FastLSTM``. Returns
-        whether it is enabled; without CUDA and Triton it does nothing and returns ``False``."""
+        """GPU only: compile the per-step elementwise function with ``torch.compile`` so that it
+        runs as one fused kernel on CUDA tensors (CPU tensors keep the eager function; the book's
+        stored runs used a CPU, and ``make gpu-check`` tests this path on a GPU). Applies to every
+        ``FastLSTM``. Returns whether it is enabled; without CUDA and Triton it does nothing and
+        returns ``False``."""
         LSTMLayerFunction.pointwise_cuda = None
         if not (enable and torch.cuda.is_available()):
             return False
