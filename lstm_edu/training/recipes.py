@@ -24,9 +24,9 @@ from .train import train_char_lm
 CHAR_LM: Dict[str, Dict[str, Any]] = {
     "quick": dict(embed=32, hidden=64, layers=2, batch_size=32, n_steps=32, steps=120, lr=1e-2,
                   schedule="cosine", eval_every=30, val_chars=8_000, sample_every=60),
-    "medium": dict(embed=64, hidden=256, layers=2, batch_size=64, n_steps=64, steps=1000,
-                   lr=4e-3, schedule="cosine", eval_every=100, val_chars=100_000,
-                   sample_every=500),
+    "medium": dict(embed=64, hidden=256, layers=2, batch_size=64, n_steps=64, steps=4000,
+                   lr=4e-3, schedule="cosine", eval_every=200, val_chars=100_000,
+                   sample_every=1000),
     "full": dict(embed=64, hidden=512, layers=2, batch_size=128, n_steps=100, steps=20_000,
                  lr=2e-3, schedule="cosine", eval_every=500, val_chars=None, sample_every=5000),
 }
