@@ -118,3 +118,15 @@ def test_ends_with_the_closing_line(entry):
         "the last code cell should be print(settings.closing_line())")
     text = "".join(o.get("text", "") for o in last.outputs if o.output_type == "stream")
     assert text.startswith("This chapter ran at size="), f"its stored output is {text!r}"
+
+
+@pytest.mark.parametrize("entry", _notebooks())
+def test_stored_run_is_medium_or_full(entry):
+    """The published book shows trained results: every chapter is stored from a run at the
+    medium size (a 2-core CPU) or the full size (a GPU), never the quick size the tests use.
+    Store a chapter with `make execute NB=... SIZE=medium DEVICE=cpu`."""
+    nb = nbformat.read(booktoc.resolve(entry), as_version=4)
+    last = _code_cells(nb)[-1]
+    text = "".join(o.get("text", "") for o in last.outputs if o.output_type == "stream")
+    assert text.startswith(("This chapter ran at size=medium", "This chapter ran at size=full")), (
+        f"stored from another size: {text.strip()!r}")
