@@ -479,3 +479,23 @@ def test_execute_records_each_size_and_keeps_the_others():
     assert record["seconds"] == 12.3 and record["slow_cells"] == {"slow": 2.0}
     assert {"device_name", "cpu_cores", "torch", "date", "colab"} <= set(record)
     nbformat.validate(nb)
+
+
+def test_run_times_add_the_training_the_run_cache_saved():
+    """A chapter that loaded its trained runs from the cache ran in seconds; a reader with an
+    empty cache waits for the training too, and the teaching page says so."""
+    import execute
+
+    nb = nbformat.v4.new_notebook()
+    line = ("This chapter ran at size=medium on device=cpu (CPU) with torch 2 in 7.0 s of wall "
+            "time; it loaded trained runs from the run cache that had taken 4 min 52 s to train.")
+    nb.cells = [nbformat.v4.new_code_cell("print(settings.closing_line())", outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text=line + "\n")])]
+    assert execute.cached_training_seconds(nb) == 292.0
+    record = execute.record_run(nb, 7.0)
+    assert record["cached_training_s"] == 292.0
+    chapter = handouts.Chapter(Path("07_x.ipynb"), nb, [], set(), {})
+    info = teaching.ChapterInfo(chapter, [], {"medium/cpu": {**record, "size": "medium"}})
+    assert teaching.run_time(info, "medium", "cpu") == "5 min"
+    nb.cells[0].outputs[0]["text"] = "This chapter ran at size=medium ... in 7.0 s of wall time.\n"
+    assert execute.cached_training_seconds(nb) == 0.0

@@ -26,6 +26,7 @@ import datetime
 import hashlib
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -104,9 +105,25 @@ def run_record(seconds: float, cell_seconds: dict | None = None) -> dict:
                            if v >= SLOW_CELL_S}}
 
 
+_CACHED = re.compile(r"run cache that had taken (?:(\d+) min )?([\d.]+) s to train")
+
+
+def cached_training_seconds(nb) -> float:
+    """How long the trained runs this execution loaded from the run cache had taken to train, as
+    the chapter's closing line (``settings.closing_line``, its last code cell) says; 0 if none."""
+    cells = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    text = "".join(o.get("text", "") for c in cells[-1:] for o in c.outputs
+                   if o.output_type == "stream")
+    match = _CACHED.search(text)
+    return 60 * int(match.group(1) or 0) + float(match.group(2)) if match else 0.0
+
+
 def record_run(nb, seconds: float, cell_seconds: dict | None = None) -> dict:
-    """Store this run's record in the notebook's metadata, keeping the other sizes' and devices'."""
+    """Store this run's record in the notebook's metadata, keeping the other sizes' and devices'.
+    ``cached_training_s``: the training time the run cache saved (see
+    :func:`cached_training_seconds`), so the record also tells the cost on a fresh machine."""
     record = run_record(seconds, cell_seconds)
+    record["cached_training_s"] = round(cached_training_seconds(nb), 1)
     key = f"{record['size']}/{record['device'].split(':')[0]}"
     meta = nb.metadata.setdefault("lstm_edu", {})
     meta.setdefault("runs", {})[key] = record
