@@ -96,46 +96,57 @@ class WeightTape:
     ``x [B, in]``.
     The weight gradient arrives through ``_TapeStart``, an identity on ``w`` whose backward the
     autograd engine runs only after the backward of every ``tape.matmul`` that used it.
+    The recordings (:class:`_Records`) hold plain tensors, detached from the graph: were they to
+    hold the graph's tensors, the graph and its records would point at each other, a cycle that
+    Python's garbage collector cannot see through, and every training step would leak its graph.
     """
 
     def __init__(self, w: torch.Tensor):
-        self.xs: List[torch.Tensor] = []
-        self.dys: List[Optional[torch.Tensor]] = []
-        self.w = _TapeStart.apply(w, self)
+        self.records = _Records()
+        self.w = _TapeStart.apply(w, self.records)
 
     def matmul(self, x: torch.Tensor) -> torch.Tensor:
-        self.xs.append(x)
-        self.dys.append(None)
-        return _TapedMatmul.apply(x, self.w, self, len(self.xs) - 1)
+        self.records.xs.append(x.detach())  # the values only: dW = X^T dY needs no graph
+        self.records.dys.append(None)
+        return _TapedMatmul.apply(x, self.w, self.records, len(self.records.xs) - 1)
+
+
+class _Records:
+    """What a :class:`WeightTape` recorded: every step's input ``xs`` and output gradient
+    ``dys`` (``None`` until the backward pass reaches that step)."""
+
+    def __init__(self):
+        self.xs: List[torch.Tensor] = []
+        self.dys: List[Optional[torch.Tensor]] = []
 
 
 class _TapeStart(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, w, tape):
-        ctx.tape = tape
+    def forward(ctx, w, records):
+        ctx.records = records
         return w.view_as(w)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad):
-        tape = ctx.tape
-        d_w = torch.cat(tape.xs).t() @ torch.cat(tape.dys)  # [in, out]: X^T dY
-        tape.dys = [None] * len(tape.xs)  # ready for another backward (retain_graph=True)
+        records = ctx.records
+        d_w = torch.cat(records.xs).t() @ torch.cat(records.dys)  # [in, out]: X^T dY
+        records.dys = [None] * len(records.xs)  # ready for another backward (retain_graph=True)
         return d_w, None
 
 
 class _TapedMatmul(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x, w, tape, t):
+    def forward(ctx, x, w, records, t):
         ctx.save_for_backward(w)
-        ctx.tape, ctx.t = tape, t
+        ctx.records, ctx.t = records, t
         return x @ w
 
     @staticmethod
     @once_differentiable
     def backward(ctx, dy):
         (w,) = ctx.saved_tensors
-        ctx.tape.dys[ctx.t] = dy  # recorded; dW is computed once, in _TapeStart.backward
+        ctx.records.dys[ctx.t] = dy  # recorded; dW is computed once, in _TapeStart.backward
         return dy @ w.t(), None, None, None
 
 
