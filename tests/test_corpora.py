@@ -122,3 +122,12 @@ def test_the_real_tiny_shakespeare_from_the_shared_folder():
     corpus = corpora.tiny_shakespeare(local=SHARED)
     assert len(corpus.text) == 1_115_394 and corpus.text.startswith("First Citizen:")
     assert corpus.sha256 == corpora.TINY_SHAKESPEARE_SHA256
+
+
+def test_fetch_without_a_connection_says_what_to_do(tmp_path):
+    """Offline, the error names the address and the local-folder alternative, not a traceback
+    of the HTTP library."""
+    with pytest.raises(ConnectionError, match="could not download http://127.0.0.1:9/x.*"
+                       "LSTM_EDU_DATA"):
+        corpora.fetch("http://127.0.0.1:9/x", "0" * 64, folder=tmp_path)
+    assert not any(tmp_path.iterdir())

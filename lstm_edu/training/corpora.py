@@ -126,11 +126,17 @@ def fetch(
         raise ValueError(f"sha256 must be 64 hexadecimal digits, got {sha256!r}")
     folder = Path(folder) if folder is not None else data_cache_dir()
     name = filename or url.rstrip("/").rsplit("/", 1)[-1] or "download"
-    return Path(
-        pooch.retrieve(
-            url, known_hash=f"sha256:{sha256}", fname=name, path=folder, progressbar=False
+    try:
+        return Path(
+            pooch.retrieve(
+                url, known_hash=f"sha256:{sha256}", fname=name, path=folder, progressbar=False
+            )
         )
-    )
+    except OSError as e:  # requests' ConnectionError, timeouts, DNS failures are all OSErrors
+        raise ConnectionError(
+            f"could not download {url} ({type(e).__name__}); without internet, put a copy in a "
+            "folder and name it in the environment variable LSTM_EDU_DATA"
+        ) from e
 
 
 def tiny_shakespeare(
