@@ -487,8 +487,11 @@ def test_run_times_add_the_training_the_run_cache_saved():
     import execute
 
     nb = nbformat.v4.new_notebook()
+    from lstm_edu import settings
+
     line = ("This chapter ran at size=medium on device=cpu (CPU) with torch 2 in 7.0 s of wall "
-            "time; it loaded trained runs from the run cache that had taken 4 min 52 s to train.")
+            "time; it loaded trained runs from the run cache that had taken "
+            f"{settings._duration(292)} to train.")  # the closing line's own format
     nb.cells = [nbformat.v4.new_code_cell("print(settings.closing_line())", outputs=[
         nbformat.v4.new_output("stream", name="stdout", text=line + "\n")])]
     assert execute.cached_training_seconds(nb) == 292.0

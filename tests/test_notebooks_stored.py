@@ -12,6 +12,7 @@ import nbformat
 import pytest
 
 import booktoc
+import execute
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -113,10 +114,9 @@ def test_execute_tool_stores_outputs_and_widget_state(tmp_path):
 def test_ends_with_the_closing_line(entry):
     """The last code cell prints size, device, torch version and wall time of the stored run."""
     nb = nbformat.read(booktoc.resolve(entry), as_version=4)
-    last = _code_cells(nb)[-1]
-    assert "settings.closing_line()" in last.source, (
+    assert "settings.closing_line()" in _code_cells(nb)[-1].source, (
         "the last code cell should be print(settings.closing_line())")
-    text = "".join(o.get("text", "") for o in last.outputs if o.output_type == "stream")
+    text = execute.closing_text(nb)
     assert text.startswith("This chapter ran at size="), f"its stored output is {text!r}"
 
 
@@ -125,8 +125,6 @@ def test_stored_run_is_medium_or_full(entry):
     """The published book shows trained results: every chapter is stored from a run at the
     medium size (a 2-core CPU) or the full size (a GPU), never the quick size the tests use.
     Store a chapter with `make execute NB=... SIZE=medium DEVICE=cpu`."""
-    nb = nbformat.read(booktoc.resolve(entry), as_version=4)
-    last = _code_cells(nb)[-1]
-    text = "".join(o.get("text", "") for o in last.outputs if o.output_type == "stream")
+    text = execute.closing_text(nbformat.read(booktoc.resolve(entry), as_version=4))
     assert text.startswith(("This chapter ran at size=medium", "This chapter ran at size=full")), (
         f"stored from another size: {text.strip()!r}")

@@ -108,13 +108,17 @@ def run_record(seconds: float, cell_seconds: dict | None = None) -> dict:
 _CACHED = re.compile(r"run cache that had taken (?:(\d+) min )?([\d.]+) s to train")
 
 
+def closing_text(nb) -> str:
+    """What the chapter's last code cell printed: its closing line (``settings.closing_line``)."""
+    cells = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    return "".join(o.get("text", "") for c in cells[-1:] for o in c.outputs
+                   if o.output_type == "stream")
+
+
 def cached_training_seconds(nb) -> float:
     """How long the trained runs this execution loaded from the run cache had taken to train, as
-    the chapter's closing line (``settings.closing_line``, its last code cell) says; 0 if none."""
-    cells = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
-    text = "".join(o.get("text", "") for c in cells[-1:] for o in c.outputs
-                   if o.output_type == "stream")
-    match = _CACHED.search(text)
+    the chapter's closing line says; 0 if none."""
+    match = _CACHED.search(closing_text(nb))
     return 60 * int(match.group(1) or 0) + float(match.group(2)) if match else 0.0
 
 
