@@ -43,3 +43,10 @@ WRONG_KINDS = [
     (lambda *a: torch.zeros(a[0].shape[-1:], device="meta"), ""),
     (lambda: 1, "could not be called"),
 ]
+
+
+def assert_fails_with_hint(checker, fn, hint, capsys):
+    """``checker(fn)`` fails and prints a ❌ line containing ``hint`` (not a traceback)."""
+    assert checker(fn) is False
+    out = capsys.readouterr().out
+    assert out.startswith("❌") and hint in out

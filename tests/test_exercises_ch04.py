@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from checker_cases import WRONG_KINDS, crash, stub
+from checker_cases import WRONG_KINDS, assert_fails_with_hint, crash, stub
 from lstm_edu.exercises import ch04
 
 
@@ -25,9 +25,7 @@ def bpc_right(logits, targets):
     ("not a function", "expected a function"),
 ])
 def test_bits_per_char_hints(capsys, fn, hint):
-    assert ch04.check_bits_per_char(fn) is False
-    out = capsys.readouterr().out
-    assert out.startswith("❌") and hint in out
+    assert_fails_with_hint(ch04.check_bits_per_char, fn, hint, capsys)
 
 
 def test_bits_per_char_accepts_solution(capsys):
@@ -54,9 +52,7 @@ def test_temperature_accepts_solution():
 @pytest.mark.parametrize("check", [ch04.check_bits_per_char, ch04.check_temperature_probs])
 @pytest.mark.parametrize("fn, hint", WRONG_KINDS)
 def test_any_wrong_kind_of_answer_gets_a_hint_not_a_traceback(capsys, check, fn, hint):
-    assert check(fn) is False
-    out = capsys.readouterr().out
-    assert out.startswith("❌") and hint in out
+    assert_fails_with_hint(check, fn, hint, capsys)
 
 
 @pytest.mark.parametrize("check, fn, hint", [

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from checker_cases import WRONG_KINDS, stub
+from checker_cases import WRONG_KINDS, assert_fails_with_hint, stub
 from lstm_edu.exercises import ch05
 
 
@@ -50,9 +50,7 @@ def test_correlation_accepts_solution():
 @pytest.mark.parametrize("check", [ch05.check_saturation, ch05.check_correlations])
 @pytest.mark.parametrize("fn, hint", WRONG_KINDS)
 def test_any_wrong_kind_of_answer_gets_a_hint_not_a_traceback(capsys, check, fn, hint):
-    assert check(fn) is False
-    out = capsys.readouterr().out
-    assert out.startswith("❌") and hint in out
+    assert_fails_with_hint(check, fn, hint, capsys)
 
 
 @pytest.mark.parametrize("check, fn, hint", [
