@@ -120,6 +120,7 @@ def fetch(
     download whose checksum does not match raises ``ValueError`` and leaves nothing behind.
     """
     import pooch
+    import requests  # pooch's downloader
 
     sha256 = sha256.lower()
     if len(sha256) != 64 or any(ch not in "0123456789abcdef" for ch in sha256):
@@ -132,7 +133,7 @@ def fetch(
                 url, known_hash=f"sha256:{sha256}", fname=name, path=folder, progressbar=False
             )
         )
-    except OSError as e:  # requests' ConnectionError, timeouts, DNS failures are all OSErrors
+    except requests.RequestException as e:  # no connection, DNS, timeout, HTTP error
         raise ConnectionError(
             f"could not download {url} ({type(e).__name__}); without internet, put a copy in a "
             "folder and name it in the environment variable LSTM_EDU_DATA"
