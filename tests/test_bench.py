@@ -86,15 +86,22 @@ def test_profile_helpers():
     assert mat > 0 and rest >= 0 and calls > 0
 
 
-def test_split_profile_counts_in_place_matmuls():
-    """FastLSTM's loop multiplies with ``addmm_`` (in place): its time is matmul time."""
+def test_split_profile_counts_the_fast_loops_matmuls():
+    """FastLSTM's loops multiply with oneDNN's inner product (``mkldnn::_linear_pointwise``,
+    ``torch.mm`` where oneDNN is not used), once per step forward and once back, and add its
+    weight gradients in place (``addmm_``): all of it is matmul time."""
     import torch
+
+    from lstm_edu.fast.matmul import onednn_for
 
     s = bench.QUICK_SIZES
     model = bench.build("FastLSTM", s, torch.device("cpu"))
     x = torch.randn(s.n_steps, s.batch_size, s.input_size)
     averages = bench.profile_step(lambda: bench.training_step(model, x), torch.device("cpu"))
+    step_op = "mkldnn::_linear_pointwise" if onednn_for(x) else "aten::mm"
+    per_step = [e for e in averages if e.key == step_op]
     in_place = [e for e in averages if e.key == "aten::addmm_"]
-    assert in_place and in_place[0].count >= s.n_steps
+    assert per_step and per_step[0].count >= 2 * s.n_layers * s.n_steps
+    assert in_place and in_place[0].count >= s.n_layers
     mat, _, _ = bench.split_profile(averages)
-    assert mat * 1e3 >= in_place[0].self_cpu_time_total
+    assert mat * 1e3 >= per_step[0].self_cpu_time_total + in_place[0].self_cpu_time_total

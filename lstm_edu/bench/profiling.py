@@ -13,10 +13,11 @@ import torch
 from .timing import MODELS, Sizes, build, sync, training_step
 
 # The operators counted as matrix multiplies by split_profile, the in-place forms (``addmm_``,
-# which the fast versions' loops use) included.
+# which the fast versions' loops use) and oneDNN's inner product (lstm_edu.fast.matmul) included.
 MATMULS = frozenset({"aten::mm", "aten::addmm", "aten::addmm_", "aten::bmm", "aten::baddbmm",
                      "aten::baddbmm_", "aten::mkldnn_rnn_layer", "aten::mkldnn_rnn_layer_backward",
-                     "aten::_cudnn_rnn", "aten::_cudnn_rnn_backward"})
+                     "aten::_cudnn_rnn", "aten::_cudnn_rnn_backward",
+                     "mkldnn::_linear_pointwise"})
 
 # Operators that only make a view or allocate, or do nothing for real numbers (no arithmetic, no
 # copy): not counted as "calls".
@@ -63,10 +64,10 @@ def profile_step(step: Callable[[], None], device: torch.device):
 def split_profile(averages) -> Tuple[float, float, int]:
     """``(ms in matrix multiplies, ms in everything else, number of operator calls)`` of a
     :func:`profile_step` result (self CPU time; on a GPU this is the time spent issuing work).
-    The calls counted are ``aten`` operators that compute or copy (views and allocations are not
-    counted). The compiled loops' own elementwise work is charged to the autograd function that
-    calls them (``LSTMLayerFunction``, ...): "everything else"."""
-    ops = [e for e in averages if e.key.startswith("aten::")]
+    The calls counted are ``aten`` and ``mkldnn`` (oneDNN) operators that compute or copy (views
+    and allocations are not counted). The compiled loops' own elementwise work is charged to the
+    autograd function that calls them (``LSTMLayerFunction``, ...): "everything else"."""
+    ops = [e for e in averages if e.key.startswith(("aten::", "mkldnn::"))]
     mat = sum(e.self_cpu_time_total for e in ops if e.key in MATMULS) / 1e3
     rest = sum(e.self_cpu_time_total for e in averages) / 1e3 - mat
     return mat, rest, sum(e.count for e in ops if e.key not in VIEWS)

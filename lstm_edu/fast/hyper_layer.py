@@ -14,6 +14,7 @@ from . import hyper_steps
 from .compiled import loops_for
 from .hyper_steps import HyperWeights
 from .hyper_tape import PackedHyperCell, hyper_layer
+from .matmul import Linear, linear
 from .pointwise import Workspace
 
 
@@ -47,7 +48,7 @@ class HyperLayerFunction(torch.autograd.Function):
         T, B, N_x = x.shape
         N_h, N_hat = h0.shape[1], h_hat0.shape[1]
         # Input projections of all steps: gx = [W_x x_t (main gates) | the hyper cell's W x_t]
-        gx = torch.mm(x.reshape(T * B, N_x), w.w_x_all.t()).view(T, B, 4 * N_h + 4 * N_hat)
+        gx = linear(x.reshape(T * B, N_x), w.w_x_all).view(T, B, 4 * N_h + 4 * N_hat)
         g_buf = torch.empty_like(gx)  # g_buf[t] becomes [W_h h_{t-1} | ā_t]
         # The states of every step (kept for the backward pass) and z_t
         h_all, c_all = x.new_empty(T + 1, B, N_h), x.new_empty(T + 1, B, N_h)  # h_0 ... h_T
@@ -66,10 +67,10 @@ class HyperLayerFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, d_out, d_cT, d_h_hatT, d_c_hatT):
         r"""Backpropagation through time, chunk by chunk from the last to the first, carrying
-        ``dh, dc, dĥ, dĉ`` from one step to the one before: for each chunk,
-        :func:`recompute_d`, then the steps back (:func:`hyper_steps.hyper_backward`), then
-        :func:`add_weight_grads`, each weight gradient one matmul (or batched matmul, or sum)
-        over the chunk's rows, as in :meth:`LSTMLayerFunction.backward`."""
+        ``dh, dc, dĥ, dĉ`` from one step to the one before: for each chunk, the steps back
+        (:func:`hyper_steps.hyper_backward`, which recomputes the chunk's ``d`` from its ``z``),
+        then :func:`add_weight_grads`, each weight gradient one matmul (or batched matmul, or
+        sum) over the chunk's rows, as in :meth:`LSTMLayerFunction.backward`."""
         x, gx, g_buf, h_all, c_all, h_hat_all, c_hat_all, z_all, *weights = ctx.saved_tensors
         w = HyperWeights(*weights)
         T, B, _ = x.shape
@@ -83,16 +84,16 @@ class HyperLayerFunction(torch.autograd.Function):
         d_out = d_out.contiguous()  # dL/dout (h_T is out[-1]: its gradient is in there)
         dh, dc = torch.zeros_like(h_all[0]), d_cT.clone()  # what reaches the final states
         dh_hat, dc_hat = d_h_hatT.clone(), d_c_hatT.clone()
+        rec_t = Linear(w.w_h_all.t(), B)  # dm -> dm W_h_all, the weight reordered once
         for start in reversed(range(0, T, HyperLayerFunction.chunk)):
             end = min(start + HyperLayerFunction.chunk, T)
             n = end - start
-            d = recompute_d(steps, z_all[start:end], w, ws)
             dd = ws("dd", 12, n, B, N_h)  # dL/dd
             dm = ws("dm", n, B, 4 * N_h + 4 * N_hat)  # dL/dg_buf
             dz, d_wx = ws("dz", n, B, w.w_z.shape[0]), ws("d_wx", n, B, 4 * N_h)  # dL/dz, dL/dW_x x
-            steps.hyper_backward(start, end, d, gx, g_buf, c_all, c_hat_all, d_out, dh, dc,
-                                 dh_hat, dc_hat, dd, dz, dm, d_wx, w, ln_grads, ctx.eps,
-                                 ctx.hyper_eps)
+            steps.hyper_backward(start, end, z_all[start:end], gx, g_buf, c_all, c_hat_all,
+                                 d_out, dh, dc, dh_hat, dc_hat, dd, dz, dm, d_wx, w, rec_t.w,
+                                 rec_t.packed, ln_grads, ctx.eps, ctx.hyper_eps)
             add_weight_grads(grads, w, dd, dz, dm, d_wx, x[start:end], h_all[start:end + 1],
                              h_hat_all[start:end + 1], z_all[start:end])
             if dx is not None:  # dL/dx_t = [dL/d(W_x x_t) | dā_t] W_x_all
@@ -100,17 +101,6 @@ class HyperLayerFunction(torch.autograd.Function):
                 torch.mm(d_wx.view(n * B, 4 * N_h), w.w_x_all[:4 * N_h], out=rows)
                 rows.addmm_(dm.view(n * B, -1)[:, 4 * N_h:], w.w_x_all[4 * N_h:])
         return (dx, dh, dc, dh_hat, dc_hat, *grads, None, None)
-
-
-def recompute_d(steps, z: torch.Tensor, w: HyperWeights, ws: Workspace) -> torch.Tensor:
-    """The chunk's scaling vectors again, as the forward pass computed them (``steps.hyper_d``,
-    the Python or the compiled version): ``z [n, B, 12N_z]`` -> ``d [12, n, B, N_h]``
-    (``d_h``, ``d_x``, ``d_b`` of the four gates; ``b_d`` added)."""
-    n, B, _ = z.shape
-    N_h = w.w_d.shape[2]
-    d = ws("d", 12, n * B, N_h)
-    steps.hyper_d(z.reshape(n * B, -1), w.w_d, w.b_d, d)
-    return d.view(12, n, B, N_h)
 
 
 def add_weight_grads(grads: HyperWeights, w: HyperWeights, dd, dz, dm, d_wx, x, h, h_hat,

@@ -16,6 +16,7 @@ from typing import NamedTuple, Sequence
 
 import torch
 
+from .matmul import linear
 from .pointwise import cell_update, layer_norm_dx, sigmoid_grad
 
 
@@ -57,6 +58,11 @@ def hyper_forward(gx, g_buf, h_all, c_all, h_hat_all, c_hat_all, z_all, d,
     r"""Steps ``0 .. T-1`` forward, writing ``g_buf``, the states and ``z`` (row 0 of the
     states holds the initial state). ``gx`` holds :math:`W_x x_t` without the bias (the hyper
     cell's, in ``w.b_x_all``, is added here); ``d [12, B, N_h]`` is scratch.
+
+    The per-step matmul is ``torch.mm``, not oneDNN's (:mod:`~lstm_edu.fast.matmul`): it rounds
+    as the reference's matmuls do, and a three-layer float32 HyperLSTM amplifies a difference of
+    one rounding error in its forward pass past the 1e-5 that the tests allow (measured: 2e-5
+    with oneDNN here, 7e-6 with ``torch.mm``).
 
     .. math::
         [W_h h_{t-1} \,|\, \bar a_t] &\mathrel{+}= h_{t-1} W_{h,all}^\top,
@@ -149,8 +155,9 @@ class _LNCellChunk:
         d_ln_c_b += dn_c.sum((0, 1))
 
 
-def hyper_backward(start, end, d, gx, g_buf, c_all, c_hat_all, d_out, dh, dc, dh_hat, dc_hat,
-                   dd, dz_all, dm_all, d_wx, w: Sequence[torch.Tensor], ln_grads, eps, hyper_eps):
+def hyper_backward(start, end, z, gx, g_buf, c_all, c_hat_all, d_out, dh, dc, dh_hat, dc_hat,
+                   dd, dz_all, dm_all, d_wx, w: Sequence[torch.Tensor], w_h_all_t, packed_h_t,
+                   ln_grads, eps, hyper_eps):
     r"""Steps ``end-1`` down to ``start`` (a chunk) of the backward pass, in place.
 
     Per step, backwards (``LN'`` is :func:`layer_norm_dx`; for each cell, first ``dc_t`` from
@@ -165,18 +172,23 @@ def hyper_backward(start, end, d, gx, g_buf, c_all, c_hat_all, d_out, dh, dc, dh
         d\hat h_{t-1}^{\,\text{from } t} &= d\bar a_t \hat W_h, \qquad
             dh_{t-1} = d\mathrm{out}_{t-1} + [d\bar y_t \odot d_h \,|\, d\bar a_t]\, W_{h,all}
 
-    ``d [12, n, B, N_h]``: the chunk's ``d_h, d_x, d_b`` (``b_d`` included). ``dh, dc, dh_hat,
+    ``z [n, B, 12N_z]``: the chunk's ``z_t``, from which its ``d_h, d_x, d_b`` are recomputed
+    (:func:`hyper_d`; the compiled loop recomputes them example by example). ``dh, dc, dh_hat,
     dc_hat`` carry what reaches step ``end-1``'s states from later steps (``d_out`` excluded)
     and return what reaches step ``start-1``'s. Written for the weight gradients:
     ``dd [12, n, B, N_h]`` (dL/dd), ``dz_all [n, B, 12N_z]``, ``dm_all [n, B, 4N_h + 4N_ĥ]``
-    (dL/d``g_buf``), ``d_wx [n, B, 4N_h]`` (dL/d(:math:`W_x x_t`)); the layer norms' weight
+    (dL/d``g_buf``), ``d_wx [n, B, 4N_h]`` (dL/d(:math:`W_x x_t`)). ``w_h_all_t`` is
+    :math:`W_{h,all}^\top` and ``packed_h_t`` its copy reordered for oneDNN (or ``None``). The layer
+    norms' weight
     gradients are added to ``ln_grads`` (main cell's ``d_ln_w, d_ln_b, d_ln_c_w, d_ln_c_b``, then
     the hyper cell's).
     """
     w = HyperWeights(*w)
     n, B = end - start, gx.shape[1]
     N_h, N_hat, N_z = c_all.shape[2], c_hat_all.shape[2], w.w_z.shape[0] // 12
-    # --- the chunk's forward tensors again: ȳ from the d's, then both cells' gates
+    # --- the chunk's forward tensors again: the d's, ȳ from them, then both cells' gates
+    d = gx.new_empty(12, n * B, N_h)
+    hyper_d(z.reshape(n * B, -1), w.w_d, w.b_d, d)
     d_h, d_x, d_b = d.view(3, 4, n, B, N_h).unbind(0)  # [4, n, B, N_h] each
     wh = g_buf[start:end, :, :4 * N_h].view(n, B, 4, N_h).permute(2, 0, 1, 3)  # W_h h_{t-1}
     wx = gx[start:end, :, :4 * N_h].view(n, B, 4, N_h).permute(2, 0, 1, 3)  # W_x x_t
@@ -208,7 +220,7 @@ def hyper_backward(start, end, d, gx, g_buf, c_all, c_hat_all, d_out, dh, dc, dh
         dm[:, 4 * N_h:] = da.view(B, 4 * N_hat)
         # --- h_{t-1} and ĥ_{t-1}, read by this step's two recurrent matmuls
         dh_hat_next = dm[:, 4 * N_h:] @ w.w_hh
-        dh_next = dm @ w.w_h_all
+        dh_next = linear(dm, w_h_all_t, packed_h_t)  # dm W_{h,all}
     main.add_ln_grads(dy, dn_c, ln_grads[:4])
     hyper.add_ln_grads(dy_hat, dn_c_hat, ln_grads[4:])
     for carried, value in zip((dh, dc, dh_hat, dc_hat),

@@ -11,6 +11,7 @@ from ..models.lstm import LSTM
 from ..models.stack import State
 from . import lstm_steps
 from .compiled import loops_for
+from .matmul import Linear, linear
 from .pointwise import Workspace, lstm_pointwise
 
 
@@ -37,19 +38,20 @@ class LSTMLayerFunction(torch.autograd.Function):
         N_h = w_h.shape[1]
         # (2) input projections of all steps at once: [T, B, 4N_h]. This buffer becomes the gate
         # values: step t adds W_h h_{t-1} and b to row t and activates it in place.
-        act = torch.mm(x.reshape(T * B, N_x), w_x.t()).view(T, B, 4 * N_h)
+        act = linear(x.reshape(T * B, N_x), w_x).view(T, B, 4 * N_h)
         out = x.new_empty(T, B, N_h)  # h_1 ... h_T
         c_all = x.new_empty(T + 1, B, N_h)  # c_0 ... c_T
         c_all[0] = c0
         # (3) and (4): the loop over time, compiled when it can be
         compiled = loops_for(x)
         if compiled is not None:
-            compiled.lstm_forward(act, w_h, b, h0, c_all, out)
+            rec = Linear(w_h, B)  # W_h reordered once for the per-step matmuls (oneDNN)
+            compiled.lstm_forward(act, rec.w, rec.packed, b, h0, c_all, out)
         else:
             pointwise = LSTMLayerFunction.pointwise
             if x.is_cuda and LSTMLayerFunction.pointwise_cuda is not None:
                 pointwise = LSTMLayerFunction.pointwise_cuda
-            lstm_steps.lstm_forward(act, w_h, b, h0, c_all, out, pointwise)
+            lstm_steps.lstm_forward(act, w_h, None, b, h0, c_all, out, pointwise)
         # Kept for the backward pass: act (4 numbers per step, example and hidden unit) and c
         # (1), plus x and out, the neighbouring layers' tensors anyway; tanh(c_t) is recomputed.
         ctx.save_for_backward(x, w_x, w_h, h0, out, c_all, act)
@@ -74,11 +76,13 @@ class LSTMLayerFunction(torch.autograd.Function):
         d_b = w_h.new_zeros(4 * N_h)
         d_out = d_out.contiguous()  # dL/dout (h_T is out[-1]: its gradient is in there)
         dh, dc = torch.zeros_like(h0), d_cT.clone()  # what reaches h_T, c_T from later steps
+        rec_t = Linear(w_h.t(), B)  # dgates -> dgates W_h, the weight reordered once
         for start in reversed(range(0, T, LSTMLayerFunction.chunk)):
             end = min(start + LSTMLayerFunction.chunk, T)
             n = end - start
             d_gates = ws("d_gates", n, B, 4 * N_h)  # [n, B, 4N_h]
-            steps.lstm_backward(start, end, act, c_all, w_h, d_out, dh, dc, d_gates)
+            steps.lstm_backward(start, end, act, c_all, rec_t.w, rec_t.packed, d_out, dh, dc,
+                                d_gates)
             # (5) weight gradients: one matmul each over the chunk's n*B rows
             dG = d_gates.view(n * B, 4 * N_h)
             d_w_x.addmm_(dG.t(), x[start:end].reshape(n * B, N_x))  # dW_x += Σ_t dgates_t^T x_t

@@ -1,6 +1,7 @@
 // The time loops of one HyperLSTM layer, forward and backward: hyper_steps.py in C++, with each
 // cell's elementwise work (gates, layer norms, state update) fused into one pass per example
-// (cell_math.h). The large matrix multiplies are the same ATen calls the Python loop makes.
+// (cell_math.h). The matrix multiplies are the same calls the Python loop makes (linear.h's for
+// the large recurrent ones).
 // Sizes: B examples, N_h = hidden_size, N_hat = hyper_size, N_z = n_z.
 #include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
@@ -11,9 +12,11 @@
 #include <ATen/ops/sum.h>
 #include <ATen/ops/zeros.h>
 
+#include <optional>
 #include <vector>
 
 #include "cell_math.h"
+#include "linear.h"
 
 namespace lstm_edu {
 
@@ -77,7 +80,7 @@ void hyper_forward(const Tensor& gx, Tensor g_buf, Tensor h_all, Tensor c_all, T
     for (int64_t t = 0; t < T; ++t) {
       // one matmul reads h_{t-1}: [W_h h_{t-1} | the hyper cell's h-columns]
       Tensor g_t = g_buf[t];
-      at::mm_out(g_t, h_all[t], w_h_all_t);  // [B, 4 N_h + 4 N_hat]
+      at::mm_out(g_t, h_all[t], w_h_all_t);  // [B, 4 N_h + 4 N_hat]; at::mm: see hyper_steps.py
       g_t.narrow(1, 4 * N_h, 4 * N_hat).addmm_(h_hat_all[t], w_hh_t);  // + h_hat_{t-1} W_hh^T
       const StepRows<T_> rows{g_t.data_ptr<T_>(), gx[t].data_ptr<T_>(), ld};
       T_* c_hat_prev = c_hat_all[t].data_ptr<T_>();
@@ -117,35 +120,108 @@ void hyper_forward(const Tensor& gx, Tensor g_buf, Tensor h_all, Tensor c_all, T
   });
 }
 
-// The main cell of one step back, for the examples b0 .. b1-1: from dh (from step t + 1),
-// d_out (through out[t]) and dc to dL/dd (dd: the twelve maps, as d), dm [B, ld] (its first
-// 4 N_h columns: dL/d(W_h h_{t-1})), d_wx [B, 4 N_h] (dL/d(W_x x_t)) and dc = dL/dc_{t-1}.
+// The hyper network's output maps of one layer: w_d [12, N_z, N_h], b_d [4, N_h] (the d_b maps').
 template <typename T>
-void main_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, const T* d,
-                        int64_t d_stride, StepRows<const T> rows, const T* c_prev, const T* c,
-                        const T* dh, const T* d_out, T* dc, T* dd, T* dm, T* d_wx, int64_t b0,
-                        int64_t b1, int64_t B) {
-  const int64_t N_h = p.N, ld = rows.ld;
-  std::vector<T> scratch(10 * N_h);
+struct Maps {
+  const T* w_d;
+  const T* b_d;
+  int64_t N_z, N_h;
+};
+
+// The twelve scaling vectors of one example again (the backward pass recomputes them):
+// d^m = z^m W_d^m, plus b_d for the four d_b maps (m >= 8); z: the example's [12 N_z],
+// d: [12, N_h]. (The forward pass computes the same numbers with one batched matmul.)
+// Four vectors of a row at a time, so that four independent sums are in flight.
+template <typename T>
+void example_d(const Maps<T>& maps, const T* z, T* d) {
+  const int64_t N_z = maps.N_z, N_h = maps.N_h, V = Vec<T>::size();
+  for (int m = 0; m < 12; ++m) {
+    const T* w = maps.w_d + m * N_z * N_h;
+    const T* z_m = z + m * N_z;
+    T* d_m = d + m * N_h;
+    auto finish = [&](const Vec<T>& acc, int64_t j, int64_t n) {
+      (m >= 8 ? acc + load(maps.b_d + (m - 8) * N_h + j, n) : acc).store(d_m + j, n);
+    };
+    int64_t j = 0;
+    for (; j + 4 * V <= N_h; j += 4 * V) {
+      Vec<T> acc[4] = {Vec<T>(T(0)), Vec<T>(T(0)), Vec<T>(T(0)), Vec<T>(T(0))};
+      for (int64_t q = 0; q < N_z; ++q) {
+        const Vec<T> z_q(z_m[q]);
+        for (int u = 0; u < 4; ++u) {
+          acc[u] = at::vec::fmadd(z_q, Vec<T>::loadu(w + q * N_h + j + u * V), acc[u]);
+        }
+      }
+      for (int u = 0; u < 4; ++u) finish(acc[u], j + u * V, V);
+    }
+    for (; j < N_h; j += V) {  // the rest of the row, a vector (or less) at a time
+      const int64_t n = std::min(V, N_h - j);
+      Vec<T> acc(T(0));
+      for (int64_t q = 0; q < N_z; ++q) {
+        acc = at::vec::fmadd(Vec<T>(z_m[q]), load(w + q * N_h + j, n), acc);
+      }
+      finish(acc, j, n);
+    }
+  }
+}
+
+// dL/dz of one example from dL/dd: dz^m_q = sum_n dd^m_n W_d^m[q, n], map m of dd at
+// dd + m * dd_stride; dz: the example's [12 N_z]. Eight q's at a time, so that eight
+// independent sums are in flight.
+template <typename T>
+void example_dz(const Maps<T>& maps, const T* dd, int64_t dd_stride, T* dz) {
+  const int64_t N_z = maps.N_z, N_h = maps.N_h;
+  constexpr int64_t Q = 8;
+  for (int m = 0; m < 12; ++m) {
+    const T* dd_m = dd + m * dd_stride;
+    for (int64_t q0 = 0; q0 < N_z; q0 += Q) {
+      const int64_t nq = std::min(Q, N_z - q0);
+      const T* w = maps.w_d + (m * N_z + q0) * N_h;
+      Vec<T> acc[Q];
+      for (int64_t q = 0; q < Q; ++q) acc[q] = Vec<T>(T(0));
+      for_each_vec<T>(N_h, [&](int64_t j, int64_t n) {
+        const Vec<T> v = load(dd_m + j, n);  // a partial vector loads zeros past its end
+        for (int64_t q = 0; q < nq; ++q) {
+          acc[q] = at::vec::fmadd(v, load(w + q * N_h + j, n), acc[q]);
+        }
+      });
+      for (int64_t q = 0; q < nq; ++q) dz[m * N_z + q0 + q] = sum_lanes(acc[q]);
+    }
+  }
+}
+
+// The main cell of one step back, for the examples b0 .. b1-1: from dh (from step t + 1),
+// d_out (through out[t]) and dc to dL/dd (dd: the twelve maps, map m of example b at
+// dd + m * dd_stride + b * N_h), dz [B, 12 N_z], dm [B, ld] (its first 4 N_h columns:
+// dL/d(W_h h_{t-1})), d_wx [B, 4 N_h] (dL/d(W_x x_t)) and dc = dL/dc_{t-1}. z: the step's
+// [B, 12 N_z], from which each example's d's are recomputed.
+template <typename T>
+void main_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, const Maps<T>& maps,
+                        const T* z, StepRows<const T> rows, const T* c_prev, const T* c,
+                        const T* dh, const T* d_out, T* dc, T* dd, int64_t dd_stride, T* dz,
+                        T* dm, T* d_wx, int64_t b0, int64_t b1, int64_t B) {
+  const int64_t N_h = p.N, ld = rows.ld, N_z = maps.N_z;
+  std::vector<T> scratch(22 * N_h);
   T* y = scratch.data();  // [4, N_h]: the pre-activations
   T* dh_t = y + 9 * N_h;  // [N_h]: dL/dh_t
+  T* d = y + 10 * N_h;  // [12, N_h]: this example's d's
   for (int64_t b = b0; b < b1; ++b) {
     const T* wh = rows.g + b * ld;  // W_h h_{t-1}
     const T* wx = rows.x + b * ld;  // W_x x_t
-    main_preactivations(d + b * N_h, d_stride, wh, wx, N_h, y);
+    example_d(maps, z + b * 12 * N_z, d);
+    main_preactivations(d, N_h, wh, wx, N_h, y);
     for_each_vec<T>(N_h, [&](int64_t j, int64_t n) {
       (load(dh + b * N_h + j, n) + load(d_out + b * N_h + j, n)).store(dh_t + j, n);
     });
-    T* dy = dd + 8 * d_stride + b * N_h;  // dL/dy_k, which is dL/dd_b^k
+    T* dd_b = dd + b * N_h;  // this example's dL/dd: map m at dd_b + m * dd_stride
+    T* dy = dd_b + 8 * dd_stride;  // dL/dy_k, which is dL/dd_b^k
     ln_cell_backward(p, SigmoidRuns::gate_major<T>(b, B, N_h), grads, y, N_h, c_prev + b * N_h,
-                     c + b * N_h, dh_t, dc + b * N_h, dy,
-                     d_stride, y + 4 * N_h);
+                     c + b * N_h, dh_t, dc + b * N_h, dy, dd_stride, y + 4 * N_h);
     for (int k = 0; k < 4; ++k) {  // y = d_h (W_h h) + d_x (W_x x) + d_b: the d's, W_h h, W_x x
-      const T* dy_k = dy + k * d_stride;
-      const T* d_h = d + k * d_stride + b * N_h;
-      const T* d_x = d + (4 + k) * d_stride + b * N_h;
-      T* dd_h = dd + k * d_stride + b * N_h;
-      T* dd_x = dd + (4 + k) * d_stride + b * N_h;
+      const T* dy_k = dy + k * dd_stride;
+      const T* d_h = d + k * N_h;
+      const T* d_x = d + (4 + k) * N_h;
+      T* dd_h = dd_b + k * dd_stride;
+      T* dd_x = dd_b + (4 + k) * dd_stride;
       T* dm_k = dm + b * ld + k * N_h;
       T* d_wx_k = d_wx + b * 4 * N_h + k * N_h;
       for_each_vec<T>(N_h, [&](int64_t j, int64_t n) {
@@ -156,21 +232,22 @@ void main_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, const T
         (v * load(d_x + j, n)).store(d_wx_k + j, n);  // dL/d(W_x x_t)
       });
     }
+    example_dz(maps, dd_b, dd_stride, dz + b * 12 * N_z);  // back through d = z W_d + b_d
   }
 }
 
 // Steps end - 1 down to start (a chunk) of the backward pass; see hyper_steps.py.
-void hyper_backward(int64_t start, int64_t end, const Tensor& d, const Tensor& gx,
+// z: the chunk's z [n, B, 12 N_z]; w_h_all_t = W_h_all^T, packed_h_t its copy for oneDNN.
+void hyper_backward(int64_t start, int64_t end, const Tensor& z, const Tensor& gx,
                     const Tensor& g_buf, const Tensor& c_all, const Tensor& c_hat_all,
                     const Tensor& d_out, Tensor dh, Tensor dc, Tensor dh_hat, Tensor dc_hat,
                     Tensor dd, Tensor dz_all, Tensor dm_all, Tensor d_wx,
-                    const std::vector<Tensor>& w, const std::vector<Tensor>& ln_grads, double eps,
-                    double hyper_eps) {
+                    const std::vector<Tensor>& w, const Tensor& w_h_all_t,
+                    const std::optional<Tensor>& packed_h_t, const std::vector<Tensor>& ln_grads,
+                    double eps, double hyper_eps) {
   const int64_t n_steps = end - start, B = gx.size(1), N_h = c_all.size(2);
   const int64_t N_hat = c_hat_all.size(2), N_z = w[W_Z].size(0) / 12, ld = 4 * N_h + 4 * N_hat;
-  const int64_t d_stride = n_steps * B * N_h;  // from one of the twelve maps to the next
-  const Tensor w_d_t = w[W_D].transpose(1, 2);  // [12, N_h, N_z]
-  Tensor dz = at::empty({12, B, N_z}, gx.options());
+  const int64_t dd_stride = n_steps * B * N_h;  // from one of the twelve maps to the next
   // Each thread adds the layer norms' weight gradients to its own row, summed at the end:
   // the main cell's d_ln_w, d_ln_b [4 N_h], d_ln_c_w, d_ln_c_b [N_h], then the hyper cell's.
   Tensor acc = at::zeros({at::get_num_threads(), 10 * N_h + 10 * N_hat}, gx.options());
@@ -178,43 +255,55 @@ void hyper_backward(int64_t start, int64_t end, const Tensor& d, const Tensor& g
     using T_ = scalar_t;
     const LNCell<T_> main = ln_cell<T_>(w, LN_W, N_h, eps);
     const LNCell<T_> hyper = ln_cell<T_>(w, HYPER_LN_W, N_hat, hyper_eps);
+    const Maps<T_> maps{w[W_D].data_ptr<T_>(), w[B_D].data_ptr<T_>(), N_z, N_h};
     auto grads = [&](int64_t N, int64_t offset) {  // this thread's row of acc
       T_* a = acc[at::get_thread_num()].data_ptr<T_>() + offset;
       return LNCellGrads<T_>{a, a + 4 * N, a + 8 * N, a + 9 * N};
     };
+    // Rows of step t (or chunk row s) of the [T, B, ...] buffers, by pointer
+    const T_* g_p = g_buf.data_ptr<T_>();
+    const T_* gx_p = gx.data_ptr<T_>();
+    const T_* c_p = c_all.data_ptr<T_>();
+    const T_* c_hat_p = c_hat_all.data_ptr<T_>();
+    const T_* d_out_p = d_out.data_ptr<T_>();
+    const T_* z_p = z.data_ptr<T_>();
+    T_* dh_p = dh.data_ptr<T_>();
+    T_* dc_p = dc.data_ptr<T_>();
+    T_* dh_hat_p = dh_hat.data_ptr<T_>();
+    T_* dc_hat_p = dc_hat.data_ptr<T_>();
+    T_* dd_p = dd.data_ptr<T_>();
+    T_* dz_p = dz_all.data_ptr<T_>();
+    T_* dm_p = dm_all.data_ptr<T_>();
+    T_* d_wx_p = d_wx.data_ptr<T_>();
     for (int64_t t = end - 1; t >= start; --t) {
       const int64_t s = t - start;
-      const StepRows<const T_> rows{g_buf[t].data_ptr<T_>(), gx[t].data_ptr<T_>(), ld};
-      T_* dm = dm_all[s].data_ptr<T_>();
-      for_examples(B, 12 * N_h, [&](int64_t b0, int64_t b1) {  // the main cell, back to y
-        main_cell_backward(main, grads(N_h, 0), d.data_ptr<T_>() + s * B * N_h, d_stride, rows,
-                           c_all[t].data_ptr<T_>(), c_all[t + 1].data_ptr<T_>(),
-                           dh.data_ptr<T_>(), d_out[t].data_ptr<T_>(), dc.data_ptr<T_>(),
-                           dd.data_ptr<T_>() + s * B * N_h, dm, d_wx[s].data_ptr<T_>(), b0, b1,
-                           B);
+      const StepRows<const T_> rows{g_p + t * B * ld, gx_p + t * B * ld, ld};
+      T_* dm = dm_p + s * B * ld;
+      T_* dz = dz_p + s * B * 12 * N_z;
+      for_examples(B, 12 * N_h, [&](int64_t b0, int64_t b1) {  // the main cell, back to y and z
+        main_cell_backward(main, grads(N_h, 0), maps, z_p + s * B * 12 * N_z, rows,
+                           c_p + t * B * N_h, c_p + (t + 1) * B * N_h, dh_p,
+                           d_out_p + t * B * N_h, dc_p, dd_p + s * B * N_h, dd_stride, dz, dm,
+                           d_wx_p + s * B * 4 * N_h, b0, b1, B);
       });
-      // d = z W_d + b_d and z = h_hat_t W_z^T + b_z, back to h_hat_t
-      at::bmm_out(dz, dd.select(1, s), w_d_t);  // [12, B, N_z]
-      Tensor dz_t = dz_all[s];
-      dz_t.view({B, 12, N_z}).copy_(dz.transpose(0, 1));
-      dh_hat.addmm_(dz_t, w[W_Z]);  // dL/dh_hat_t
-      const T_* c_hat_prev = c_hat_all[t].data_ptr<T_>();
-      const T_* c_hat = c_hat_all[t + 1].data_ptr<T_>();
+      dh_hat.addmm_(dz_all[s], w[W_Z]);  // z = h_hat_t W_z^T + b_z: dL/dh_hat_t
+      const T_* c_hat_prev = c_hat_p + t * B * N_hat;
+      const T_* c_hat = c_hat_p + (t + 1) * B * N_hat;
       for_examples(B, 12 * N_hat, [&](int64_t b0, int64_t b1) {  // the hyper cell, back to a_t
         const LNCellGrads<T_> hyper_grads = grads(N_hat, 10 * N_h);
         std::vector<T_> scratch(5 * N_hat);
         for (int64_t b = b0; b < b1; ++b) {
           ln_cell_backward(hyper, SigmoidRuns::example_major<T_>(N_hat), hyper_grads,
-                           rows.g + b * ld + 4 * N_h, N_hat,
-                           c_hat_prev + b * N_hat, c_hat + b * N_hat,
-                           dh_hat.data_ptr<T_>() + b * N_hat, dc_hat.data_ptr<T_>() + b * N_hat,
+                           rows.g + b * ld + 4 * N_h, N_hat, c_hat_prev + b * N_hat,
+                           c_hat + b * N_hat, dh_hat_p + b * N_hat, dc_hat_p + b * N_hat,
                            dm + b * ld + 4 * N_h, N_hat, scratch.data());
         }
       });
       // h_{t-1} and h_hat_{t-1}, read by this step's two recurrent matmuls (d_out is added
       // in the next step back)
-      at::mm_out(dh_hat, dm_all[s].narrow(1, 4 * N_h, 4 * N_hat), w[W_HH]);
-      at::mm_out(dh, dm_all[s], w[W_H_ALL]);
+      const Tensor dm_t = dm_all[s];
+      at::mm_out(dh_hat, dm_t.narrow(1, 4 * N_h, 4 * N_hat), w[W_HH]);
+      dh.copy_(linear(dm_t, w_h_all_t, packed_h_t));  // dm W_h_all
     }
   });
   Tensor total = acc.sum(0);

@@ -1,32 +1,41 @@
 // The time loops of one LSTM layer, forward and backward: lstm_steps.py in C++, with each
 // step's elementwise work fused into one pass over the numbers (see lstm_steps.py for the
-// equations). The matrix multiplies are the same ATen calls the Python loop makes.
+// equations). The recurrent matrix multiplies are linear.h's (oneDNN with a reordered weight, as
+// in the Python loop).
 #include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
-#include <ATen/ops/mm.h>
+
+#include <optional>
 
 #include "cell_math.h"
+#include "linear.h"
 
 namespace lstm_edu {
 
 using at::Tensor;
 
-// act[t] holds i, f, g, o less the bias b on entry and sigma(i), sigma(f), tanh(g), sigma(o) on
-// return; c = sigma(f) c_prev + sigma(i) tanh(g), h = sigma(o) tanh(c). Rows [B, ...], contiguous.
+// act[t] holds W_x x_t (gates i, f, g, o) on entry and sigma(i), sigma(f), tanh(g), sigma(o) on
+// return, with the pre-activations (W_x x_t + W_h h_{t-1}) + b, W_h h_{t-1} in rec;
+// c = sigma(f) c_prev + sigma(i) tanh(g), h = sigma(o) tanh(c). Rows [B, ...], contiguous.
 // (tanh is PyTorch's vectorised float tanh here: the LSTM's Python loop rounds differently anyway,
 // with its tanh(x) = 2 sigma(2x) - 1.)
 template <typename T>
-void lstm_cell(T* act, const T* b_, const T* c_prev, T* c, T* h, int64_t B, int64_t N_h) {
+void lstm_cell(T* act, const T* rec, const T* b_, const T* c_prev, T* c, T* h, int64_t B,
+               int64_t N_h) {
   for_examples(B, 4 * N_h, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       T* a = act + b * 4 * N_h;
+      const T* w = rec + b * 4 * N_h;
       const int64_t r = b * N_h;
+      auto pre = [&](int64_t k, int64_t j, int64_t n) {  // gate k's (W_x x + W_h h) + b
+        return load(a + k * N_h + j, n) + load(w + k * N_h + j, n) + load(b_ + k * N_h + j, n);
+      };
       for_each_vec<T>(N_h, [&](int64_t j, int64_t n) {
         const int64_t v = n == Vec<T>::size() ? n : 0;  // vectorised exp on whole vectors only
-        Vec<T> i = sigmoid(load(a + j, n) + load(b_ + j, n), n, v);
-        Vec<T> f = sigmoid(load(a + N_h + j, n) + load(b_ + N_h + j, n), n, v);
-        Vec<T> g = (load(a + 2 * N_h + j, n) + load(b_ + 2 * N_h + j, n)).tanh();
-        Vec<T> o = sigmoid(load(a + 3 * N_h + j, n) + load(b_ + 3 * N_h + j, n), n, v);
+        Vec<T> i = sigmoid(pre(0, j, n), n, v);
+        Vec<T> f = sigmoid(pre(1, j, n), n, v);
+        Vec<T> g = pre(2, j, n).tanh();
+        Vec<T> o = sigmoid(pre(3, j, n), n, v);
         Vec<T> c_t = f * load(c_prev + r + j, n) + i * g;
         i.store(a + j, n), f.store(a + N_h + j, n), g.store(a + 2 * N_h + j, n);
         o.store(a + 3 * N_h + j, n);
@@ -64,26 +73,28 @@ void lstm_cell_backward(const T* act, const T* c_prev, const T* c, const T* dh, 
   });
 }
 
-void lstm_forward(Tensor act, const Tensor& w_h, const Tensor& b, const Tensor& h0, Tensor c_all,
-                  Tensor out) {
+// w_h [4 N_h, N_h] and its reordered copy packed (matmul.py's Linear; none: at::mm)
+void lstm_forward(Tensor act, const Tensor& w_h, const std::optional<Tensor>& packed,
+                  const Tensor& b, const Tensor& h0, Tensor c_all, Tensor out) {
   const int64_t T = act.size(0), B = act.size(1), N_h = w_h.size(1);
-  const Tensor w_h_t = w_h.t();  // [N_h, 4 N_h]
   Tensor h = h0;
   for (int64_t t = 0; t < T; ++t) {
     Tensor a = act[t];
-    a.addmm_(h, w_h_t);  // act[t] = W_x x_t + W_h h_{t-1}: all four gates in one matmul
+    const Tensor rec = linear(h, w_h, packed);  // W_h h_{t-1}: all four gates in one matmul
     AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "lstm_forward", [&] {
-      lstm_cell<scalar_t>(a.data_ptr<scalar_t>(), b.data_ptr<scalar_t>(),
-                          c_all[t].data_ptr<scalar_t>(),
+      lstm_cell<scalar_t>(a.data_ptr<scalar_t>(), rec.data_ptr<scalar_t>(),
+                          b.data_ptr<scalar_t>(), c_all[t].data_ptr<scalar_t>(),
                           c_all[t + 1].data_ptr<scalar_t>(), out[t].data_ptr<scalar_t>(), B, N_h);
     });
     h = out[t];
   }
 }
 
+// w_h_t = W_h^T [N_h, 4 N_h] and its reordered copy packed_t (as in lstm_forward)
 void lstm_backward(int64_t start, int64_t end, const Tensor& act, const Tensor& c_all,
-                   const Tensor& w_h, const Tensor& d_out, Tensor dh, Tensor dc, Tensor d_gates) {
-  const int64_t B = act.size(1), N_h = w_h.size(1);
+                   const Tensor& w_h_t, const std::optional<Tensor>& packed_t,
+                   const Tensor& d_out, Tensor dh, Tensor dc, Tensor d_gates) {
+  const int64_t B = act.size(1), N_h = w_h_t.size(0);
   for (int64_t t = end - 1; t >= start; --t) {
     Tensor dg = d_gates[t - start];
     AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "lstm_backward", [&] {
@@ -92,7 +103,7 @@ void lstm_backward(int64_t start, int64_t end, const Tensor& act, const Tensor& 
           c_all[t + 1].data_ptr<scalar_t>(), dh.data_ptr<scalar_t>(),
           d_out[t].data_ptr<scalar_t>(), dc.data_ptr<scalar_t>(), dg.data_ptr<scalar_t>(), B, N_h);
     });
-    at::mm_out(dh, dg, w_h);  // the part of dL/dh_{t-1} that comes through step t
+    dh.copy_(linear(dg, w_h_t, packed_t));  // dg W_h: the part of dL/dh_{t-1} through step t
   }
 }
 

@@ -1,0 +1,52 @@
+r"""The fast layers' matrix multiplies ``y = x W^T``, through oneDNN where it is faster.
+
+PyTorch's ``torch.mm`` on a CPU calls a BLAS library (MKL on the official builds).
+``torch.nn.LSTM`` on a CPU runs on oneDNN instead (the library behind PyTorch's fused CPU
+layers), whose matrix multiplies keep the weight in a blocked layout made for the vector
+registers. For the shapes of a recurrent layer we measured (chapter 9b) oneDNN faster: about
+1.3-1.5x for one step's ``[32, 256] x [256, 1024]``, and about 2x for the input projection of
+all steps at once. :class:`Linear` reorders the weight into oneDNN's layout once per layer
+call (a fraction of a millisecond) and then multiplies by it at every step; both time loops,
+the Python one and the compiled one, use it, so they compute the same numbers.
+
+oneDNN is used for float32 tensors on a CPU when PyTorch was built with it and it is switched
+on (``torch.backends.mkldnn``); otherwise (float64, a GPU, ``torch.backends.mkldnn.flags(
+enabled=False)``) :class:`Linear` is ``torch.mm``.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+
+def onednn_for(t: torch.Tensor) -> bool:
+    """Whether :class:`Linear` multiplies tensors like ``t`` with oneDNN."""
+    return (t.device.type == "cpu" and t.dtype == torch.float32
+            and torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
+            and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
+
+
+def linear(x: torch.Tensor, w: torch.Tensor, packed: Optional[torch.Tensor] = None):
+    """``x [M, N_in] @ w[N_out, N_in]^T -> [M, N_out]`` (a new tensor): oneDNN's inner product
+    where :func:`onednn_for` says so (with ``packed``, the weight from :class:`Linear`, when
+    given), else ``torch.mm``."""
+    if not onednn_for(x):
+        return torch.mm(x, w.t())
+    return torch.ops.mkldnn._linear_pointwise(x, w if packed is None else packed, None, "none",
+                                              [], "")
+
+
+class Linear:
+    """``y = x W^T`` for many ``x [B, N_in]`` of one batch size ``B`` and one weight
+    ``w [N_out, N_in]``: the weight reordered once for oneDNN (``packed``; ``None`` where
+    :func:`onednn_for` is false). Calling it returns a new ``[B, N_out]`` tensor."""
+
+    def __init__(self, w: torch.Tensor, batch_size: int):
+        self.w = w.contiguous()
+        self.packed = (torch.ops.mkldnn._reorder_linear_weight(self.w, batch_size)
+                       if onednn_for(w) else None)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return linear(x, self.w, self.packed)
