@@ -11,10 +11,11 @@ from torch.autograd.function import once_differentiable
 from ..models.hyper_lstm import HyperLSTM
 from ..models.stack import State
 from . import hyper_steps
+from .buffers import POOL, contiguous
 from .compiled import loops_for
 from .hyper_steps import HyperWeights
 from .hyper_tape import PackedHyperCell, hyper_layer
-from .matmul import Linear, linear
+from .matmul import Linear, linear_into
 from .pointwise import Workspace
 
 
@@ -48,14 +49,16 @@ class HyperLayerFunction(torch.autograd.Function):
         T, B, N_x = x.shape
         N_h, N_hat = h0.shape[1], h_hat0.shape[1]
         # Input projections of all steps: gx = [W_x x_t (main gates) | the hyper cell's W x_t]
-        gx = linear(x.reshape(T * B, N_x), w.w_x_all).view(T, B, 4 * N_h + 4 * N_hat)
-        g_buf = torch.empty_like(gx)  # g_buf[t] becomes [W_h h_{t-1} | ā_t]
+        # The forward pass's buffers come from POOL: memory of earlier calls, used again
+        gx = POOL.empty(x, T, B, 4 * N_h + 4 * N_hat)
+        linear_into(gx.view(T * B, -1), x.reshape(T * B, N_x), w.w_x_all)
+        g_buf = POOL.empty(x, *gx.shape)  # g_buf[t] becomes [W_h h_{t-1} | ā_t]
         # The states of every step (kept for the backward pass) and z_t
-        h_all, c_all = x.new_empty(T + 1, B, N_h), x.new_empty(T + 1, B, N_h)  # h_0 ... h_T
-        h_hat_all, c_hat_all = x.new_empty(T + 1, B, N_hat), x.new_empty(T + 1, B, N_hat)
+        h_all, c_all = POOL.empty(x, T + 1, B, N_h), POOL.empty(x, T + 1, B, N_h)  # h_0 ... h_T
+        h_hat_all, c_hat_all = POOL.empty(x, T + 1, B, N_hat), POOL.empty(x, T + 1, B, N_hat)
         h_all[0], c_all[0], h_hat_all[0], c_hat_all[0] = h0, c0, h_hat0, c_hat0
-        z_all = x.new_empty(T, B, w.w_z.shape[0])  # z_h, z_x, z_b of the four gates
-        d = x.new_empty(12, B, N_h)  # d_h, d_x, d_b of the four gates: scratch of each step
+        z_all = POOL.empty(x, T, B, w.w_z.shape[0])  # z_h, z_x, z_b of the four gates
+        d = POOL.empty(x, 12, B, N_h)  # d_h, d_x, d_b of the four gates: scratch of each step
         steps = loops_for(x) or hyper_steps
         steps.hyper_forward(gx, g_buf, h_all, c_all, h_hat_all, c_hat_all, z_all, d, w,
                             eps, hyper_eps)
@@ -79,9 +82,9 @@ class HyperLayerFunction(torch.autograd.Function):
         grads = HyperWeights(*(torch.zeros_like(p) for p in w))
         ln_grads = grads[8:]  # the layer norms': added by the steps back
         # dL/dx when autograd asks for it (not for the first layer's input in training)
-        dx = torch.empty_like(x) if ctx.needs_input_grad[0] else None
+        dx = POOL.empty(x, *x.shape) if ctx.needs_input_grad[0] else None
         ws = Workspace(x, min(T, HyperLayerFunction.chunk))  # the chunks' buffers, reused
-        d_out = d_out.contiguous()  # dL/dout (h_T is out[-1]: its gradient is in there)
+        d_out = contiguous(d_out)  # dL/dout (h_T is out[-1]: its gradient is in there)
         dh, dc = torch.zeros_like(h_all[0]), d_cT.clone()  # what reaches the final states
         dh_hat, dc_hat = d_h_hatT.clone(), d_c_hatT.clone()
         rec_t = Linear(w.w_h_all.t(), B)  # dm -> dm W_h_all, the weight reordered once

@@ -10,8 +10,9 @@ from torch.autograd.function import once_differentiable
 from ..models.lstm import LSTM
 from ..models.stack import State
 from . import lstm_steps
+from .buffers import POOL, contiguous
 from .compiled import loops_for
-from .matmul import Linear, linear
+from .matmul import Linear, linear_into
 from .pointwise import Workspace, lstm_pointwise
 
 
@@ -38,9 +39,11 @@ class LSTMLayerFunction(torch.autograd.Function):
         N_h = w_h.shape[1]
         # (2) input projections of all steps at once: [T, B, 4N_h]. This buffer becomes the gate
         # values: step t adds W_h h_{t-1} and b to row t and activates it in place.
-        act = linear(x.reshape(T * B, N_x), w_x).view(T, B, 4 * N_h)
-        out = x.new_empty(T, B, N_h)  # h_1 ... h_T
-        c_all = x.new_empty(T + 1, B, N_h)  # c_0 ... c_T
+        # (The buffers come from POOL: memory of earlier calls, used again.)
+        act = POOL.empty(x, T, B, 4 * N_h)
+        linear_into(act.view(T * B, 4 * N_h), x.reshape(T * B, N_x), w_x)
+        out = POOL.empty(x, T, B, N_h)  # h_1 ... h_T
+        c_all = POOL.empty(x, T + 1, B, N_h)  # c_0 ... c_T
         c_all[0] = c0
         # (3) and (4): the loop over time, compiled when it can be
         compiled = loops_for(x)
@@ -70,11 +73,11 @@ class LSTMLayerFunction(torch.autograd.Function):
         N_h = w_h.shape[1]
         steps = loops_for(x) or lstm_steps
         # dL/dx only when autograd asks for it (not for the first layer's input in training)
-        d_x = torch.empty_like(x) if ctx.needs_input_grad[0] else None  # [T, B, N_x]
+        d_x = POOL.empty(x, *x.shape) if ctx.needs_input_grad[0] else None  # [T, B, N_x]
         ws = Workspace(x, min(T, LSTMLayerFunction.chunk))  # the chunks' buffers, reused
         d_w_x, d_w_h = torch.zeros_like(w_x), torch.zeros_like(w_h)  # [4N_h, N_x], [4N_h, N_h]
         d_b = w_h.new_zeros(4 * N_h)
-        d_out = d_out.contiguous()  # dL/dout (h_T is out[-1]: its gradient is in there)
+        d_out = contiguous(d_out)  # dL/dout (h_T is out[-1]: its gradient is in there)
         dh, dc = torch.zeros_like(h0), d_cT.clone()  # what reaches h_T, c_T from later steps
         rec_t = Linear(w_h.t(), B)  # dgates -> dgates W_h, the weight reordered once
         for start in reversed(range(0, T, LSTMLayerFunction.chunk)):

@@ -38,6 +38,17 @@ def linear(x: torch.Tensor, w: torch.Tensor, packed: Optional[torch.Tensor] = No
                                               [], "")
 
 
+def linear_into(out: torch.Tensor, x: torch.Tensor, w: torch.Tensor, rows: int = 256):
+    """``out [M, N_out] = x [M, N_in] @ w^T``, as :func:`linear`, ``rows`` rows at a time: each
+    block's result is small enough that the C library gives the next block the same memory
+    again, and ``out`` can be a buffer used before (:data:`~lstm_edu.fast.buffers.POOL`). One
+    call of :func:`linear` would return fresh memory, a page fault per 4 KiB written. Returns
+    ``out``."""
+    for start in range(0, x.shape[0], rows):
+        out[start:start + rows] = linear(x[start:start + rows], w)
+    return out
+
+
 class Linear:
     """``y = x W^T`` for many ``x [B, N_in]`` of one batch size ``B`` and one weight
     ``w [N_out, N_in]``: the weight reordered once for oneDNN (``packed``; ``None`` where

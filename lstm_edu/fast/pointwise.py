@@ -7,6 +7,8 @@ from typing import Optional
 
 import torch
 
+from .buffers import POOL
+
 
 def lstm_pointwise(act: torch.Tensor, c_prev: torch.Tensor, c_out: torch.Tensor,
                    h_out: torch.Tensor) -> None:
@@ -98,7 +100,9 @@ class Workspace:
     """Named scratch buffers of a backward pass, each big enough for a chunk of ``chunk`` steps
     and reused from one chunk to the next: ``ws(name, *shape)`` is a contiguous view of the first
     ``prod(shape)`` numbers of buffer ``name``. (Memory written for the first time costs a page
-    fault per 4 KiB page on a CPU: reusing a buffer is faster than allocating a new one.)"""
+    fault per 4 KiB page on a CPU: reusing a buffer is faster than allocating a new one. The
+    buffers themselves come from :data:`~lstm_edu.fast.buffers.POOL`, so a later backward pass
+    uses the same memory again.)"""
 
     def __init__(self, like: torch.Tensor, chunk: int):
         self.like, self.chunk, self.buffers = like, chunk, {}
@@ -109,6 +113,6 @@ class Workspace:
             numel *= size
         buf = self.buffers.get(name)
         if buf is None or buf.numel() < numel:
-            buf = self.buffers[name] = self.like.new_empty(numel)
+            buf = self.buffers[name] = POOL.empty(self.like, numel)
         return buf[:numel].view(shape)
 
