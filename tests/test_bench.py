@@ -105,3 +105,29 @@ def test_split_profile_counts_the_fast_loops_matmuls():
     assert in_place and in_place[0].count >= s.n_layers
     mat, _, _ = bench.split_profile(averages)
     assert mat * 1e3 >= per_step[0].self_cpu_time_total + in_place[0].self_cpu_time_total
+
+
+def test_a_ratio_is_the_median_of_its_rounds_ratios(monkeypatch):
+    """``time_pairs`` times each pair on its own and takes the median over the rounds of the
+    two times' ratio (here 1.5), not the ratio of the two medians (here 2)."""
+    import torch
+
+    from lstm_edu.bench import timing
+
+    def fake_time_steps(steps, repeats, device, warmup=1, settle=1):
+        a, b = steps
+        return {a: [1.0, 2.0, 3.0], b: [1.0, 1.0, 2.0]}
+
+    monkeypatch.setattr(timing, "time_steps", fake_time_steps)
+    times, ratios = timing.time_pairs(bench.QUICK_SIZES, torch.device("cpu"), 3,
+                                      [("FastLSTM", "torch.nn.LSTM")])
+    assert ratios["FastLSTM/torch.nn.LSTM"]["ratio"] == 1.5
+    assert times["FastLSTM"]["ms"] == 2000.0 and times["torch.nn.LSTM"]["ms"] == 1000.0
+
+
+def test_the_table_prints_the_pairs_ratio():
+    results = bench.run(bench.parse_args(["--quick", "--mem-steps", "0", "--no-profile",
+                                          "--models", "torch.nn.LSTM,FastLSTM",
+                                          "--device", "cpu"]))
+    r = results["cpu"]["ratios"]["FastLSTM/torch.nn.LSTM"]["ratio"]
+    assert f"{r:.2f}" in bench.format_table(results).split("FastLSTM / torch.nn.LSTM")[1]

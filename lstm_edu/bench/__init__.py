@@ -14,9 +14,10 @@ and the peak memory of one training step at ``T = 2000``. It says which time loo
 layers ran (compiled or Python, :mod:`lstm_edu.fast.compiled`) and how long building or loading
 the compiled ones took, apart from the step times.
 
-One file per part: :mod:`.timing` (the models and interleaved timing: one step of each model in
-turn, ``--repeats`` rounds after a warm-up round, so slow drift of a shared machine hits every
-model alike; the table gives the median and the spread ``(max - min) / median``),
+One file per part: :mod:`.timing` (the models and interleaved timing: each ratio from its own
+pair of models, a step of each in turn for ``--repeats`` rounds after a warm-up round, the ratio
+being the median over the rounds of the two times' ratio, so that slow drift of a shared
+machine cancels; the table gives each model's median and spread ``(max - min) / median``),
 :mod:`.profiling` (time inside matrix multiplies), :mod:`.memory` (peak memory, each model in a
 fresh process) and :mod:`.cli` (the command line and the table).
 """
@@ -37,11 +38,13 @@ from .timing import (
     summarize,
     sync,
     time_models,
+    time_pairs,
     time_steps,
     training_step,
 )
 
 __all__ = ["MODELS", "LABELS", "RATIOS", "Sizes", "CPU_SIZES", "GPU_SIZES", "QUICK_SIZES", "build",
-           "sync", "training_step", "time_steps", "summarize", "time_models", "MATMULS", "VIEWS",
+           "sync", "training_step", "time_steps", "summarize", "time_models", "time_pairs",
+           "MATMULS", "VIEWS",
            "profile_step", "split_profile", "matmul_times", "peak_memory", "peak_memory_here",
            "devices", "run", "format_table", "parse_args", "main", "asdict", "replace"]

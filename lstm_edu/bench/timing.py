@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import torch
 
@@ -105,3 +105,37 @@ def time_models(s: Sizes, device: torch.device, repeats: int,
     built = {name: build(name, s, device) for name in models}
     steps = {name: (lambda m=m: training_step(m, x)) for name, m in built.items()}
     return {name: summarize(t) for name, t in time_steps(steps, repeats, device).items()}
+
+
+def time_pairs(s: Sizes, device: torch.device, repeats: int,
+               pairs: Sequence[Tuple[str, str]]) -> Tuple[Dict[str, Dict[str, float]],
+                                                          Dict[str, Dict[str, float]]]:
+    """Each pair ``(a, b)`` of models timed on its own, interleaved (:func:`time_steps`): a
+    timed step of ``a`` and one of ``b`` in every round, each right after a step of its own, and
+    no other model in between. Returns ``(times, ratios)``: ``times[name]`` summarises every step
+    of ``name`` over all its pairs (:func:`summarize`); ``ratios["a/b"]`` holds ``"ratio"``, the
+    median over the rounds of ``t_a / t_b`` (the median of interleaved pairs), and ``"spread"``,
+    that of the per-round ratios.
+
+    Why pairs: timed in one rotation of all models, a fast version's step followed, for one,
+    the reference HyperLSTM's (over a second of small allocations), and we measured a
+    FastLSTM step 15-25 % slower there than after steps of its own, while ``torch.nn.LSTM``
+    was not slowed; in training a step follows steps of the same model. A ratio of two times
+    of the same round also cancels what the rest of the machine does from one round to the
+    next."""
+    torch.manual_seed(0)
+    x = torch.randn(s.n_steps, s.batch_size, s.input_size, device=device)
+    names = list(dict.fromkeys(n for pair in pairs for n in pair))
+    built = {name: build(name, s, device) for name in names}
+    seconds: Dict[str, List[float]] = {name: [] for name in names}
+    ratios = {}
+    for a, b in pairs:
+        t = time_steps({n: (lambda m=built[n]: training_step(m, x)) for n in (a, b)}, repeats,
+                       device)
+        seconds[a] += t[a]
+        seconds[b] += t[b]
+        per_round = [ta / tb for ta, tb in zip(t[a], t[b])]
+        med = statistics.median(per_round)
+        ratios[f"{a}/{b}"] = {"ratio": med, "spread": (max(per_round) - min(per_round)) / med,
+                              "n": len(per_round)}
+    return {name: summarize(t) for name, t in seconds.items()}, ratios

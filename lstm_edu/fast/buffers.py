@@ -27,10 +27,11 @@ class BufferPool:
     """Flat buffers kept between calls, per device and dtype; :meth:`empty` hands out a view of
     the smallest free one that is large enough (a buffer is free when no tensor other than the
     pool's own uses its memory), or allocates one. At most ``limit`` buffers are kept per device
-    and dtype; :meth:`clear` lets them go."""
+    and dtype; :meth:`clear` lets them go. With ``enabled = False`` every call allocates (to
+    measure what the pool saves: chapter 9b)."""
 
     def __init__(self, limit: int = 32):
-        self.limit = limit
+        self.limit, self.enabled = limit, True
         self.buffers: Dict[Tuple[torch.device, torch.dtype], List[torch.Tensor]] = {}
         self.lock = threading.Lock()
         try:  # the count of a buffer that nothing else uses (a private PyTorch function)
@@ -43,7 +44,7 @@ class BufferPool:
         numel = 1
         for size in shape:
             numel *= size
-        if self.free_count is None or like.device.type != "cpu":
+        if not self.enabled or self.free_count is None or like.device.type != "cpu":
             return like.new_empty(shape)
         with self.lock:
             kept = self.buffers.setdefault((like.device, like.dtype), [])
