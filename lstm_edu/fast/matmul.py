@@ -3,10 +3,11 @@ r"""The fast layers' matrix multiplies ``y = x W^T``, through oneDNN where it is
 PyTorch's ``torch.mm`` on a CPU calls a BLAS library (MKL on the official builds).
 ``torch.nn.LSTM`` on a CPU runs on oneDNN instead (the library behind PyTorch's fused CPU
 layers), whose matrix multiplies keep the weight in a blocked layout made for the vector
-registers. For the shapes of a recurrent layer we measured oneDNN faster on a 2-core AMD CPU:
-1.4x for one step's ``[32, 256] x [256, 1024]`` (chapter 9b measures it again), 1.7x for the
-backward pass's ``[32, 1024] x [1024, 256]``, and 1.2-1.9x for the input terms of all steps at
-once (``[3200, 128] x [128, 1024]``, ``[3200, 256] x [256, 1280]``). :class:`Linear` reorders
+registers. For the shapes of a recurrent layer we measured oneDNN faster on a 2-core AMD CPU
+with 2 threads: 1.4x for one step's ``[32, 256] x [256, 1024]``, 1.7x for the backward pass's
+``[32, 1024] x [1024, 256]``, and 1.2-1.9x for the input terms of all steps at once
+(``[3200, 128] x [128, 1024]``, ``[3200, 256] x [256, 1280]``). (Chapter 9b measures one step's
+product again, on one thread, where the gain was smaller.) :class:`Linear` reorders
 the weight into oneDNN's layout once per layer call (a fraction of a millisecond) and then
 multiplies by it at every step; both time loops, the Python one and the compiled one, use it,
 so they compute the same numbers.
