@@ -189,6 +189,34 @@ void example_dz(const Maps<T>& maps, const T* dd, int64_t dd_stride, T* dz) {
   }
 }
 
+// out[0..N) = (accumulate ? out : 0) + sum_k a[k] W[k, 0..N), W [K, N] row-major: one example's
+// row times a small matrix (the backward pass's products with W_z and W_hh, fused into its
+// per-example pass). Four vectors of the row at a time, so that four sums are in flight.
+template <typename T>
+void row_times(const T* a, int64_t K, const T* W, int64_t N, T* out, bool accumulate) {
+  const int64_t V = Vec<T>::size();
+  int64_t j = 0;
+  for (; j + 4 * V <= N; j += 4 * V) {
+    Vec<T> acc[4];
+    for (int u = 0; u < 4; ++u) {
+      acc[u] = accumulate ? Vec<T>::loadu(out + j + u * V) : Vec<T>(T(0));
+    }
+    for (int64_t k = 0; k < K; ++k) {
+      const Vec<T> a_k(a[k]);
+      for (int u = 0; u < 4; ++u) {
+        acc[u] = at::vec::fmadd(a_k, Vec<T>::loadu(W + k * N + j + u * V), acc[u]);
+      }
+    }
+    for (int u = 0; u < 4; ++u) acc[u].store(out + j + u * V);
+  }
+  for (; j < N; j += V) {  // the rest of the row, a vector (or less) at a time
+    const int64_t n = std::min(V, N - j);
+    Vec<T> acc = accumulate ? load(out + j, n) : Vec<T>(T(0));
+    for (int64_t k = 0; k < K; ++k) acc = at::vec::fmadd(Vec<T>(a[k]), load(W + k * N + j, n), acc);
+    acc.store(out + j, n);
+  }
+}
+
 // The main cell of one step back, for the examples b0 .. b1-1: from dh (from step t + 1),
 // d_out (through out[t]) and dc to dL/dd (dd: the twelve maps, map m of example b at
 // dd + m * dd_stride + b * N_h), dz [B, 12 N_z], dm [B, ld] (its first 4 N_h columns:
@@ -256,6 +284,8 @@ void hyper_backward(int64_t start, int64_t end, const Tensor& z, const Tensor& g
     const LNCell<T_> main = ln_cell<T_>(w, LN_W, N_h, eps);
     const LNCell<T_> hyper = ln_cell<T_>(w, HYPER_LN_W, N_hat, hyper_eps);
     const Maps<T_> maps{w[W_D].data_ptr<T_>(), w[B_D].data_ptr<T_>(), N_z, N_h};
+    const T_* w_z = w[W_Z].data_ptr<T_>();  // [12 N_z, N_hat]
+    const T_* w_hh = w[W_HH].data_ptr<T_>();  // [4 N_hat, N_hat]
     auto grads = [&](int64_t N, int64_t offset) {  // this thread's row of acc
       T_* a = acc[at::get_thread_num()].data_ptr<T_>() + offset;
       return LNCellGrads<T_>{a, a + 4 * N, a + 8 * N, a + 9 * N};
@@ -286,24 +316,26 @@ void hyper_backward(int64_t start, int64_t end, const Tensor& z, const Tensor& g
                            d_out_p + t * B * N_h, dc_p, dd_p + s * B * N_h, dd_stride, dz, dm,
                            d_wx_p + s * B * 4 * N_h, b0, b1, B);
       });
-      dh_hat.addmm_(dz_all[s], w[W_Z]);  // z = h_hat_t W_z^T + b_z: dL/dh_hat_t
       const T_* c_hat_prev = c_hat_p + t * B * N_hat;
       const T_* c_hat = c_hat_p + (t + 1) * B * N_hat;
       for_examples(B, 12 * N_hat, [&](int64_t b0, int64_t b1) {  // the hyper cell, back to a_t
         const LNCellGrads<T_> hyper_grads = grads(N_hat, 10 * N_h);
         std::vector<T_> scratch(5 * N_hat);
         for (int64_t b = b0; b < b1; ++b) {
+          T_* dh_hat_b = dh_hat_p + b * N_hat;
+          T_* da = dm + b * ld + 4 * N_h;  // dL/da_t of this example: [4 N_hat]
+          // z = h_hat_t W_z^T + b_z: dL/dh_hat_t = (what came from step t + 1) + dz W_z
+          row_times(dz + b * 12 * N_z, 12 * N_z, w_z, N_hat, dh_hat_b, true);
           ln_cell_backward(hyper, SigmoidRuns::example_major<T_>(N_hat), hyper_grads,
                            rows.g + b * ld + 4 * N_h, N_hat, c_hat_prev + b * N_hat,
-                           c_hat + b * N_hat, dh_hat_p + b * N_hat, dc_hat_p + b * N_hat,
-                           dm + b * ld + 4 * N_h, N_hat, scratch.data());
+                           c_hat + b * N_hat, dh_hat_b, dc_hat_p + b * N_hat, da, N_hat,
+                           scratch.data());
+          // a_t = ... + h_hat_{t-1} W_hh^T: the part of dL/dh_hat_{t-1} from step t
+          row_times(da, 4 * N_hat, w_hh, N_hat, dh_hat_b, false);
         }
       });
-      // h_{t-1} and h_hat_{t-1}, read by this step's two recurrent matmuls (d_out is added
-      // in the next step back)
-      const Tensor dm_t = dm_all[s];
-      at::mm_out(dh_hat, dm_t.narrow(1, 4 * N_h, 4 * N_hat), w[W_HH]);
-      dh.copy_(linear(dm_t, w_h_all_t, packed_h_t));  // dm W_h_all
+      // h_{t-1}, read by this step's recurrent matmul (d_out is added in the next step back)
+      dh.copy_(linear(dm_all[s], w_h_all_t, packed_h_t));  // dm W_h_all
     }
   });
   Tensor total = acc.sum(0);
