@@ -128,64 +128,60 @@ struct Maps {
   int64_t N_z, N_h;
 };
 
-// The twelve scaling vectors of one example again (the backward pass recomputes them):
+// Map m of the twelve scaling vectors of one example again (the backward pass recomputes them):
 // d^m = z^m W_d^m, plus b_d for the four d_b maps (m >= 8); z: the example's [12 N_z],
-// d: [12, N_h]. (The forward pass computes the same numbers with one batched matmul.)
+// d: its [12, N_h]. (The forward pass computes the same numbers with one batched matmul.)
 // Four vectors of a row at a time, so that four independent sums are in flight.
 template <typename T>
-void example_d(const Maps<T>& maps, const T* z, T* d) {
+void map_d(const Maps<T>& maps, int m, const T* z, T* d) {
   const int64_t N_z = maps.N_z, N_h = maps.N_h, V = Vec<T>::size();
-  for (int m = 0; m < 12; ++m) {
-    const T* w = maps.w_d + m * N_z * N_h;
-    const T* z_m = z + m * N_z;
-    T* d_m = d + m * N_h;
-    auto finish = [&](const Vec<T>& acc, int64_t j, int64_t n) {
-      (m >= 8 ? acc + load(maps.b_d + (m - 8) * N_h + j, n) : acc).store(d_m + j, n);
-    };
-    int64_t j = 0;
-    for (; j + 4 * V <= N_h; j += 4 * V) {
-      Vec<T> acc[4] = {Vec<T>(T(0)), Vec<T>(T(0)), Vec<T>(T(0)), Vec<T>(T(0))};
-      for (int64_t q = 0; q < N_z; ++q) {
-        const Vec<T> z_q(z_m[q]);
-        for (int u = 0; u < 4; ++u) {
-          acc[u] = at::vec::fmadd(z_q, Vec<T>::loadu(w + q * N_h + j + u * V), acc[u]);
-        }
+  const T* w = maps.w_d + m * N_z * N_h;
+  const T* z_m = z + m * N_z;
+  T* d_m = d + m * N_h;
+  auto finish = [&](const Vec<T>& acc, int64_t j, int64_t n) {
+    (m >= 8 ? acc + load(maps.b_d + (m - 8) * N_h + j, n) : acc).store(d_m + j, n);
+  };
+  int64_t j = 0;
+  for (; j + 4 * V <= N_h; j += 4 * V) {
+    Vec<T> acc[4] = {Vec<T>(T(0)), Vec<T>(T(0)), Vec<T>(T(0)), Vec<T>(T(0))};
+    for (int64_t q = 0; q < N_z; ++q) {
+      const Vec<T> z_q(z_m[q]);
+      for (int u = 0; u < 4; ++u) {
+        acc[u] = at::vec::fmadd(z_q, Vec<T>::loadu(w + q * N_h + j + u * V), acc[u]);
       }
-      for (int u = 0; u < 4; ++u) finish(acc[u], j + u * V, V);
     }
-    for (; j < N_h; j += V) {  // the rest of the row, a vector (or less) at a time
-      const int64_t n = std::min(V, N_h - j);
-      Vec<T> acc(T(0));
-      for (int64_t q = 0; q < N_z; ++q) {
-        acc = at::vec::fmadd(Vec<T>(z_m[q]), load(w + q * N_h + j, n), acc);
-      }
-      finish(acc, j, n);
+    for (int u = 0; u < 4; ++u) finish(acc[u], j + u * V, V);
+  }
+  for (; j < N_h; j += V) {  // the rest of the row, a vector (or less) at a time
+    const int64_t n = std::min(V, N_h - j);
+    Vec<T> acc(T(0));
+    for (int64_t q = 0; q < N_z; ++q) {
+      acc = at::vec::fmadd(Vec<T>(z_m[q]), load(w + q * N_h + j, n), acc);
     }
+    finish(acc, j, n);
   }
 }
 
-// dL/dz of one example from dL/dd: dz^m_q = sum_n dd^m_n W_d^m[q, n], map m of dd at
+// Map m of dL/dz of one example from dL/dd: dz^m_q = sum_n dd^m_n W_d^m[q, n], map m of dd at
 // dd + m * dd_stride; dz: the example's [12 N_z]. Eight q's at a time, so that eight
 // independent sums are in flight.
 template <typename T>
-void example_dz(const Maps<T>& maps, const T* dd, int64_t dd_stride, T* dz) {
+void map_dz(const Maps<T>& maps, int m, const T* dd, int64_t dd_stride, T* dz) {
   const int64_t N_z = maps.N_z, N_h = maps.N_h;
   constexpr int64_t Q = 8;
-  for (int m = 0; m < 12; ++m) {
-    const T* dd_m = dd + m * dd_stride;
-    for (int64_t q0 = 0; q0 < N_z; q0 += Q) {
-      const int64_t nq = std::min(Q, N_z - q0);
-      const T* w = maps.w_d + (m * N_z + q0) * N_h;
-      Vec<T> acc[Q];
-      for (int64_t q = 0; q < Q; ++q) acc[q] = Vec<T>(T(0));
-      for_each_vec<T>(N_h, [&](int64_t j, int64_t n) {
-        const Vec<T> v = load(dd_m + j, n);  // a partial vector loads zeros past its end
-        for (int64_t q = 0; q < nq; ++q) {
-          acc[q] = at::vec::fmadd(v, load(w + q * N_h + j, n), acc[q]);
-        }
-      });
-      for (int64_t q = 0; q < nq; ++q) dz[m * N_z + q0 + q] = sum_lanes(acc[q]);
-    }
+  const T* dd_m = dd + m * dd_stride;
+  for (int64_t q0 = 0; q0 < N_z; q0 += Q) {
+    const int64_t nq = std::min(Q, N_z - q0);
+    const T* w = maps.w_d + (m * N_z + q0) * N_h;
+    Vec<T> acc[Q];
+    for (int64_t q = 0; q < Q; ++q) acc[q] = Vec<T>(T(0));
+    for_each_vec<T>(N_h, [&](int64_t j, int64_t n) {
+      const Vec<T> v = load(dd_m + j, n);  // a partial vector loads zeros past its end
+      for (int64_t q = 0; q < nq; ++q) {
+        acc[q] = at::vec::fmadd(v, load(w + q * N_h + j, n), acc[q]);
+      }
+    });
+    for (int64_t q = 0; q < nq; ++q) dz[m * N_z + q0 + q] = sum_lanes(acc[q]);
   }
 }
 
@@ -228,14 +224,18 @@ void main_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, const M
                         const T* dh, const T* d_out, T* dc, T* dd, int64_t dd_stride, T* dz,
                         T* dm, T* d_wx, int64_t b0, int64_t b1, int64_t B) {
   const int64_t N_h = p.N, ld = rows.ld, N_z = maps.N_z;
-  std::vector<T> scratch(22 * N_h);
+  std::vector<T> scratch((10 + 12 * (b1 - b0)) * N_h);
   T* y = scratch.data();  // [4, N_h]: the pre-activations
   T* dh_t = y + 9 * N_h;  // [N_h]: dL/dh_t
-  T* d = y + 10 * N_h;  // [12, N_h]: this example's d's
+  T* d_all = y + 10 * N_h;  // [b1 - b0, 12, N_h]: the examples' d's
+  // Map by map, so that W_d^m (N_z x N_h numbers) stays in the fastest cache for all examples
+  for (int m = 0; m < 12; ++m) {
+    for (int64_t b = b0; b < b1; ++b) map_d(maps, m, z + b * 12 * N_z, d_all + (b - b0) * 12 * N_h);
+  }
   for (int64_t b = b0; b < b1; ++b) {
     const T* wh = rows.g + b * ld;  // W_h h_{t-1}
     const T* wx = rows.x + b * ld;  // W_x x_t
-    example_d(maps, z + b * 12 * N_z, d);
+    const T* d = d_all + (b - b0) * 12 * N_h;  // this example's d's
     main_preactivations(d, N_h, wh, wx, N_h, y);
     for_each_vec<T>(N_h, [&](int64_t j, int64_t n) {
       (load(dh + b * N_h + j, n) + load(d_out + b * N_h + j, n)).store(dh_t + j, n);
@@ -260,7 +260,9 @@ void main_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, const M
         (v * load(d_x + j, n)).store(d_wx_k + j, n);  // dL/d(W_x x_t)
       });
     }
-    example_dz(maps, dd_b, dd_stride, dz + b * 12 * N_z);  // back through d = z W_d + b_d
+  }
+  for (int m = 0; m < 12; ++m) {  // back through d = z W_d + b_d, map by map as above
+    for (int64_t b = b0; b < b1; ++b) map_dz(maps, m, dd + b * N_h, dd_stride, dz + b * 12 * N_z);
   }
 }
 
