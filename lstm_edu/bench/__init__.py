@@ -15,9 +15,10 @@ layers ran (compiled or Python, :mod:`lstm_edu.fast.compiled`) and how long buil
 the compiled ones took, apart from the step times.
 
 One file per part: :mod:`.timing` (the models and interleaved timing: each ratio from its own
-pair of models, a step of each in turn for ``--repeats`` rounds after a warm-up round, the ratio
-being the median over the rounds of the two times' ratio, so that slow drift of a shared
-machine cancels; the table gives each model's median and spread ``(max - min) / median``),
+pair of models, timed in a fresh process, a step of each in turn for ``--repeats`` rounds after
+a warm-up round, the ratio being the median over the rounds of the two times' ratio, so that
+slow drift of a shared machine cancels; the table gives each model's median and spread
+``(max - min) / median``),
 :mod:`.profiling` (time inside matrix multiplies), :mod:`.memory` (peak memory, each model in a
 fresh process) and :mod:`.cli` (the command line and the table).
 """

@@ -20,6 +20,7 @@ from .timing import (
     QUICK_SIZES,
     Sizes,
     time_models,
+    time_pair_here,
     time_pairs,
 )
 
@@ -61,7 +62,8 @@ def run(args: argparse.Namespace) -> Dict[str, dict]:
         loops = loops_used(dev)  # on the CPU this builds the compiled loops, before any timing
         # each ratio from its own interleaved pair; a model in no pair is timed on its own
         pairs = [(num, den) for num, den, *_ in RATIOS if num in models and den in models]
-        times, ratios = time_pairs(s, dev, args.repeats, pairs)
+        times, ratios = time_pairs(s, dev, args.repeats, pairs, fresh=True,
+                                   threads=args.threads)
         alone = [n for n in models if n not in times]
         if alone:
             times.update(time_models(s, dev, args.repeats, alone))
@@ -182,6 +184,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         "multiplies")
     p.add_argument("--json", action="store_true", help="print the results as JSON after the table")
     p.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--pair-child", default=None, help=argparse.SUPPRESS)
     p.add_argument("--sizes-json", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     unknown = [m for m in args.models.split(",") if m not in MODELS]
@@ -200,6 +203,12 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, dict]:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.pair_child:  # one pair, timed in this fresh process: JSON on the last line
+        dev = torch.device(args.device if args.device != "all" else "cpu")
+        a, b = args.pair_child.split(",")
+        print(json.dumps(time_pair_here(a, b, Sizes(**json.loads(args.sizes_json)), dev,
+                                        args.repeats)))
+        return {}
     if args.memory_child:
         dev = torch.device(args.device if args.device != "all" else "cpu")
         print(peak_memory_here(args.memory_child, Sizes(**json.loads(args.sizes_json)), dev))

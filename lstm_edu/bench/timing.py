@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import statistics
+import subprocess
+import sys
 import time
-from dataclasses import dataclass
-from typing import Callable, Dict, List, Sequence, Tuple
+from dataclasses import asdict, dataclass
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -107,31 +110,57 @@ def time_models(s: Sizes, device: torch.device, repeats: int,
     return {name: summarize(t) for name, t in time_steps(steps, repeats, device).items()}
 
 
-def time_pairs(s: Sizes, device: torch.device, repeats: int,
-               pairs: Sequence[Tuple[str, str]]) -> Tuple[Dict[str, Dict[str, float]],
-                                                          Dict[str, Dict[str, float]]]:
-    """Each pair ``(a, b)`` of models timed on its own, interleaved (:func:`time_steps`): a
-    timed step of ``a`` and one of ``b`` in every round, each right after a step of its own, and
-    no other model in between. Returns ``(times, ratios)``: ``times[name]`` summarises every step
-    of ``name`` over all its pairs (:func:`summarize`); ``ratios["a/b"]`` holds ``"ratio"``, the
-    median over the rounds of ``t_a / t_b`` (the median of interleaved pairs), and ``"spread"``,
-    that of the per-round ratios.
-
-    Why pairs: timed in one rotation of all models, a fast version's step followed, for one,
-    the reference HyperLSTM's (over a second of small allocations), and we measured a
-    FastLSTM step 15-25 % slower there than after steps of its own, while ``torch.nn.LSTM``
-    was not slowed; in training a step follows steps of the same model. A ratio of two times
-    of the same round also cancels what the rest of the machine does from one round to the
-    next."""
+def time_pair_here(a: str, b: str, s: Sizes, device: torch.device,
+                   repeats: int) -> Dict[str, List[float]]:
+    """Models ``a`` and ``b`` timed interleaved in this process (:func:`time_steps`): seconds per
+    step, ``{a: [...], b: [...]}``, one of each per round."""
     torch.manual_seed(0)
     x = torch.randn(s.n_steps, s.batch_size, s.input_size, device=device)
+    built = {n: build(n, s, device) for n in (a, b)}
+    return time_steps({n: (lambda m=built[n]: training_step(m, x)) for n in (a, b)}, repeats,
+                      device)
+
+
+def time_pair_fresh(a: str, b: str, s: Sizes, device: torch.device, repeats: int,
+                    threads: Optional[int] = None) -> Dict[str, List[float]]:
+    """:func:`time_pair_here` in a fresh Python process (``python -m lstm_edu.bench
+    --pair-child a,b``), with ``threads`` CPU threads."""
+    cmd = [sys.executable, "-m", "lstm_edu.bench", "--pair-child", f"{a},{b}", "--device",
+           str(device), "--sizes-json", json.dumps(asdict(s)), "--repeats", str(repeats)]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"timing {a} against {b} in a fresh process failed:\n"
+                           f"{res.stderr[-2000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def time_pairs(s: Sizes, device: torch.device, repeats: int, pairs: Sequence[Tuple[str, str]],
+               fresh: bool = False, threads: Optional[int] = None
+               ) -> Tuple[Dict[str, Dict[str, float]], Dict[str, Dict[str, float]]]:
+    """Each pair ``(a, b)`` of models timed on its own, interleaved (:func:`time_steps`): a
+    timed step of ``a`` and one of ``b`` in every round, each right after a step of its own, and
+    no other model in between; with ``fresh``, each pair in a fresh process
+    (:func:`time_pair_fresh`, with ``threads`` CPU threads), where no other model ever ran.
+    Returns ``(times, ratios)``: ``times[name]`` summarises every step of ``name`` over all its
+    pairs (:func:`summarize`); ``ratios["a/b"]`` holds ``"ratio"``, the median over the rounds
+    of ``t_a / t_b`` (the median of interleaved pairs), and ``"spread"``, that of the per-round
+    ratios.
+
+    Why pairs, and fresh processes: timed in one rotation of all models, a fast version's step
+    followed, for one, the reference HyperLSTM's (over a second of small allocations), and we
+    measured a FastLSTM step 15-25 % slower there than after steps of its own, while
+    ``torch.nn.LSTM`` was not slowed; timed in pairs but in one process, FastHyperLSTM against
+    ``torch.nn.LSTM`` came out 2.2-2.5 after the pair with the reference HyperLSTM and 2.0-2.1
+    in a process of its own. In training, a process runs one model. A ratio of two times of the
+    same round also cancels what the rest of the machine does from one round to the next."""
     names = list(dict.fromkeys(n for pair in pairs for n in pair))
-    built = {name: build(name, s, device) for name in names}
     seconds: Dict[str, List[float]] = {name: [] for name in names}
     ratios = {}
     for a, b in pairs:
-        t = time_steps({n: (lambda m=built[n]: training_step(m, x)) for n in (a, b)}, repeats,
-                       device)
+        t = (time_pair_fresh(a, b, s, device, repeats, threads) if fresh
+             else time_pair_here(a, b, s, device, repeats))
         seconds[a] += t[a]
         seconds[b] += t[b]
         per_round = [ta / tb for ta, tb in zip(t[a], t[b])]
