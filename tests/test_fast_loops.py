@@ -170,9 +170,9 @@ def test_the_buffer_pool_reuses_only_memory_that_nothing_holds():
 def test_training_steps_use_the_same_buffers_again(cls):
     """After the first training step, the fast layers' large buffers (the forward pass's
     tensors that the backward pass reads, the backward pass's scratch) are the pool's buffers of
-    earlier steps: no step allocates new ones. (At the benchmark's size a FastHyperLSTM step
-    took about 20,000 page faults without the pool and under 300 with it: the memory of a fresh
-    buffer is mapped page by page as it is first written.)"""
+    earlier steps: no step allocates new ones. (In the benchmark's loop at its size a
+    FastHyperLSTM step took about 20,000 page faults without the pool and 64-212 with it: the
+    memory of a fresh buffer is mapped page by page as it is first written.)"""
     from lstm_edu.fast.buffers import POOL
 
     if POOL.free_count is None:

@@ -128,66 +128,9 @@ struct Maps {
   int64_t N_z, N_h;
 };
 
-// Map m of the twelve scaling vectors of one example again (the backward pass recomputes them):
-// d^m = z^m W_d^m, plus b_d for the four d_b maps (m >= 8); z: the example's [12 N_z],
-// d: its [12, N_h]. (The forward pass computes the same numbers with one batched matmul.)
-// Four vectors of a row at a time, so that four independent sums are in flight.
-template <typename T>
-void map_d(const Maps<T>& maps, int m, const T* z, T* d) {
-  const int64_t N_z = maps.N_z, N_h = maps.N_h, V = Vec<T>::size();
-  const T* w = maps.w_d + m * N_z * N_h;
-  const T* z_m = z + m * N_z;
-  T* d_m = d + m * N_h;
-  auto finish = [&](const Vec<T>& acc, int64_t j, int64_t n) {
-    (m >= 8 ? acc + load(maps.b_d + (m - 8) * N_h + j, n) : acc).store(d_m + j, n);
-  };
-  int64_t j = 0;
-  for (; j + 4 * V <= N_h; j += 4 * V) {
-    Vec<T> acc[4] = {Vec<T>(T(0)), Vec<T>(T(0)), Vec<T>(T(0)), Vec<T>(T(0))};
-    for (int64_t q = 0; q < N_z; ++q) {
-      const Vec<T> z_q(z_m[q]);
-      for (int u = 0; u < 4; ++u) {
-        acc[u] = at::vec::fmadd(z_q, Vec<T>::loadu(w + q * N_h + j + u * V), acc[u]);
-      }
-    }
-    for (int u = 0; u < 4; ++u) finish(acc[u], j + u * V, V);
-  }
-  for (; j < N_h; j += V) {  // the rest of the row, a vector (or less) at a time
-    const int64_t n = std::min(V, N_h - j);
-    Vec<T> acc(T(0));
-    for (int64_t q = 0; q < N_z; ++q) {
-      acc = at::vec::fmadd(Vec<T>(z_m[q]), load(w + q * N_h + j, n), acc);
-    }
-    finish(acc, j, n);
-  }
-}
-
-// Map m of dL/dz of one example from dL/dd: dz^m_q = sum_n dd^m_n W_d^m[q, n], map m of dd at
-// dd + m * dd_stride; dz: the example's [12 N_z]. Eight q's at a time, so that eight
-// independent sums are in flight.
-template <typename T>
-void map_dz(const Maps<T>& maps, int m, const T* dd, int64_t dd_stride, T* dz) {
-  const int64_t N_z = maps.N_z, N_h = maps.N_h;
-  constexpr int64_t Q = 8;
-  const T* dd_m = dd + m * dd_stride;
-  for (int64_t q0 = 0; q0 < N_z; q0 += Q) {
-    const int64_t nq = std::min(Q, N_z - q0);
-    const T* w = maps.w_d + (m * N_z + q0) * N_h;
-    Vec<T> acc[Q];
-    for (int64_t q = 0; q < Q; ++q) acc[q] = Vec<T>(T(0));
-    for_each_vec<T>(N_h, [&](int64_t j, int64_t n) {
-      const Vec<T> v = load(dd_m + j, n);  // a partial vector loads zeros past its end
-      for (int64_t q = 0; q < nq; ++q) {
-        acc[q] = at::vec::fmadd(v, load(w + q * N_h + j, n), acc[q]);
-      }
-    });
-    for (int64_t q = 0; q < nq; ++q) dz[m * N_z + q0 + q] = sum_lanes(acc[q]);
-  }
-}
-
 // out[0..N) = (accumulate ? out : 0) + sum_k a[k] W[k, 0..N), W [K, N] row-major: one example's
-// row times a small matrix (the backward pass's products with W_z and W_hh, fused into its
-// per-example pass). Four vectors of the row at a time, so that four sums are in flight.
+// row times a small matrix (the backward pass's products with W_d, W_z and W_hh, fused into its
+// per-example passes). Four vectors of the row at a time, so that four sums are in flight.
 template <typename T>
 void row_times(const T* a, int64_t K, const T* W, int64_t N, T* out, bool accumulate) {
   const int64_t V = Vec<T>::size();
@@ -210,6 +153,44 @@ void row_times(const T* a, int64_t K, const T* W, int64_t N, T* out, bool accumu
     Vec<T> acc = accumulate ? load(out + j, n) : Vec<T>(T(0));
     for (int64_t k = 0; k < K; ++k) acc = at::vec::fmadd(Vec<T>(a[k]), load(W + k * N + j, n), acc);
     acc.store(out + j, n);
+  }
+}
+
+// Map m of the twelve scaling vectors of one example again (the backward pass recomputes them):
+// d^m = z^m W_d^m, plus b_d for the four d_b maps (m >= 8); z: the example's [12 N_z],
+// d: its [12, N_h]. (The forward pass computes the same numbers with one batched matmul.)
+template <typename T>
+void map_d(const Maps<T>& maps, int m, const T* z, T* d) {
+  const int64_t N_z = maps.N_z, N_h = maps.N_h;
+  T* d_m = d + m * N_h;
+  row_times(z + m * N_z, N_z, maps.w_d + m * N_z * N_h, N_h, d_m, false);
+  if (m < 8) return;
+  const T* b_m = maps.b_d + (m - 8) * N_h;
+  for_each_vec<T>(N_h, [&](int64_t j, int64_t n) {
+    (load(d_m + j, n) + load(b_m + j, n)).store(d_m + j, n);
+  });
+}
+
+// Map m of dL/dz of one example from dL/dd: dz^m_q = sum_n dd^m_n W_d^m[q, n], map m of dd at
+// dd + m * dd_stride; dz: the example's [12 N_z]. Eight q's at a time, so that eight
+// independent sums are in flight.
+template <typename T>
+void map_dz(const Maps<T>& maps, int m, const T* dd, int64_t dd_stride, T* dz) {
+  const int64_t N_z = maps.N_z, N_h = maps.N_h;
+  constexpr int64_t Q = 8;
+  const T* dd_m = dd + m * dd_stride;
+  for (int64_t q0 = 0; q0 < N_z; q0 += Q) {
+    const int64_t nq = std::min(Q, N_z - q0);
+    const T* w = maps.w_d + (m * N_z + q0) * N_h;
+    Vec<T> acc[Q];
+    for (int64_t q = 0; q < Q; ++q) acc[q] = Vec<T>(T(0));
+    for_each_vec<T>(N_h, [&](int64_t j, int64_t n) {
+      const Vec<T> v = load(dd_m + j, n);  // a partial vector loads zeros past its end
+      for (int64_t q = 0; q < nq; ++q) {
+        acc[q] = at::vec::fmadd(v, load(w + q * N_h + j, n), acc[q]);
+      }
+    });
+    for (int64_t q = 0; q < nq; ++q) dz[m * N_z + q0 + q] = sum_lanes(acc[q]);
   }
 }
 
