@@ -187,3 +187,95 @@ def test_training_steps_use_the_same_buffers_again(cls):
         model.zero_grad()
         model(x)[0].sum().backward()
     assert kept and [b.data_ptr() for b in POOL.buffers[(x.device, x.dtype)]] == kept
+
+
+def blocked_sum(x, w, kc):
+    """``x w^T`` in ``panel_mm``'s order, in float64 arithmetic rounded to float32 after every
+    operation: per output, blocks of ``kc`` terms, each a chain of fused multiply-adds from 0
+    (the product of two float32 numbers is exact in float64), the blocks added in turn."""
+    x, w = x.double(), w.double()
+    y = torch.zeros(x.shape[0], w.shape[0], dtype=torch.float64)
+    for k0 in range(0, x.shape[1], kc):
+        acc = torch.zeros_like(y)
+        for k in range(k0, min(k0 + kc, x.shape[1])):
+            acc = (x[:, k:k + 1] * w[:, k] + acc).float().double()
+        y = (y + acc).float().double()
+    return y.float()
+
+
+@needs_compiled
+@pytest.mark.parametrize("M, K, N, kc", [(5, 40, 37, 16), (9, 24, 70, 24), (4, 300, 33, 128)])
+def test_panel_mm_adds_in_blocks_of_kc(M, K, N, kc):
+    """The kernel's order, whatever the BLAS library: rows past a multiple of 4, columns past
+    a whole panel (the zero padding must not show), and a last block shorter than ``kc``."""
+    from lstm_edu.fast.matmul import Panels
+
+    loops = compiled.build()
+    torch.manual_seed(0)
+    x, w = torch.randn(M, K), torch.randn(N, K)
+    y = torch.empty(M, N)
+    loops.panel_mm(y, x, Panels(w, loops.panel_width(w), kc).tensor, kc)
+    assert torch.equal(y, blocked_sum(x, w, kc))
+
+
+@needs_compiled
+@pytest.mark.parametrize("K, N", [(256, 1280), (1280, 256), (256, 1024), (1024, 256)])
+def test_panels_give_torch_mm_bit_for_bit(K, N):
+    """At one step's shapes of the benchmark (batch 32, N_h 256, N_ĥ 64), forward and back,
+    on 2 threads: the block length that :class:`Panels` found on its probe gives ``torch.mm``'s
+    result on other numbers too."""
+    from lstm_edu.fast.matmul import Panels
+
+    loops = compiled.build()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.manual_seed(1)
+        w = torch.randn(N, K)
+        panels = Panels.for_loops(loops, w, 32)
+        if panels is None:
+            pytest.skip("torch.mm here adds in an order the panels kernel does not reproduce "
+                        "(not MKL?): the loops call torch.mm")
+        for _ in range(3):
+            x = torch.randn(32, K)
+            y = torch.empty(32, N)
+            loops.panel_mm(y, x, panels.tensor, panels.kc)
+            assert torch.equal(y, torch.mm(x, w.t()))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_one_row_or_no_compiled_loops_means_torch_mm():
+    """A single row is a vector times a matrix, which torch.mm computes another way: no panels;
+    neither for the Python loops (``loops=None``)."""
+    from lstm_edu.fast.matmul import Panels
+
+    w = torch.randn(64, 32)
+    assert Panels.args(None, w, 8) == (None, 0)
+    if compiled.build() is not None:
+        assert Panels.for_loops(compiled.build(), w, 1) is None
+
+
+@needs_compiled
+@pytest.mark.parametrize("kind", ["lstm", "hyper"])
+def test_panels_change_no_bit_of_a_training_step(kind, monkeypatch):
+    """At the benchmark's sizes (batch 32, N_h 256, N_ĥ 64, N_z 16) on 2 threads, the compiled
+    loops' outputs and every gradient are the same, bit for bit, with the per-step products done
+    by :class:`~lstm_edu.fast.matmul.Panels` as with torch.mm."""
+    from lstm_edu.fast import matmul
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        if matmul.Panels.for_loops(compiled.build(), torch.randn(1024, 256), 32) is None:
+            pytest.skip("torch.mm here adds in an order the panels kernel does not reproduce")
+        torch.manual_seed(0)
+        model = (FastLSTM(32, 256, 2) if kind == "lstm"
+                 else FastHyperLSTM(32, 256, 64, 16, 2))
+        x = torch.randn(5, 32, 32)
+        got = outputs_and_grads(model, x)
+        monkeypatch.setattr(matmul.Panels, "for_loops", staticmethod(lambda *args: None))
+        want = outputs_and_grads(model, x)
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(a, b) for a, b in zip(got, want))

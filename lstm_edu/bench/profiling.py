@@ -13,11 +13,12 @@ import torch
 from .timing import MODELS, Sizes, build, sync, training_step
 
 # The operators counted as matrix multiplies by split_profile, the in-place forms (``addmm_``,
-# which the fast versions' loops use) and oneDNN's inner product (lstm_edu.fast.matmul) included.
+# which the fast versions' loops use), oneDNN's inner product and the compiled loops' panel_mm
+# (lstm_edu.fast.matmul) included.
 MATMULS = frozenset({"aten::mm", "aten::addmm", "aten::addmm_", "aten::bmm", "aten::baddbmm",
                      "aten::baddbmm_", "aten::mkldnn_rnn_layer", "aten::mkldnn_rnn_layer_backward",
                      "aten::_cudnn_rnn", "aten::_cudnn_rnn_backward",
-                     "mkldnn::_linear_pointwise"})
+                     "mkldnn::_linear_pointwise", "lstm_edu::panel_mm"})
 
 # Operators that only make a view or allocate, or do nothing for real numbers (no arithmetic, no
 # copy): not counted as "calls".

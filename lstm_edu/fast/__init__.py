@@ -28,12 +28,13 @@ ideas are:
    is then one large matmul over many steps, instead of ``T`` small ones that autograd would do.
    :func:`hyper_layer` is the HyperLSTM's earlier version, differentiated by autograd (with a
    :class:`WeightTape`); chapter 9b times both.
-6. **Matrix multiplies where they are fastest.** On a CPU, :mod:`.matmul` runs the per-step
-   recurrent products and the input projections through oneDNN, the library behind
-   ``torch.nn.LSTM``'s own CPU layer, with the weight reordered once per call into oneDNN's
-   layout (faster here than ``torch.mm`` for these shapes; chapter 9b measures it). The
-   HyperLSTM's forward recurrent product stays ``torch.mm``: it rounds as the reference does,
-   and a deep float32 HyperLSTM amplifies a difference of one rounding error.
+6. **Matrix multiplies where they are fastest.** On a CPU, :mod:`.matmul` runs the input
+   projections of all steps through oneDNN, the library behind ``torch.nn.LSTM``'s own CPU
+   layer. The compiled loops' per-step recurrent products use :class:`.matmul.Panels`: the
+   weight packed once per call, and a small kernel that adds in the order ``torch.mm`` (MKL)
+   does, so they give ``torch.mm``'s numbers bit for bit, about twice as fast (chapter 9b
+   measures it). Rounding as the reference does matters: a deep float32 HyperLSTM amplifies a
+   difference of one rounding error.
 7. **Memory used again.** The large buffers of a call come from :data:`.buffers.POOL`, which
    hands out memory of earlier calls once nothing holds it: fresh memory costs a page fault per
    4 KiB page on its first write.

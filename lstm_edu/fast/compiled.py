@@ -25,7 +25,7 @@ import torch
 
 CSRC = Path(__file__).resolve().parent / "csrc"
 SOURCES = [CSRC / name for name in ("bindings.cpp", "lstm_steps.cpp", "hyper_steps.cpp")]
-HEADERS = [CSRC / name for name in ("cell_math.h", "linear.h")]  # included by the sources
+HEADERS = [CSRC / name for name in ("cell_math.h", "panels.h")]  # included by the sources
 # The vector width PyTorch's own CPU kernels use on this machine, and the compiler flags for it.
 _ISA_FLAGS = {
     "AVX512": ["-DCPU_CAPABILITY_AVX512", "-mavx512f", "-mavx512bw", "-mavx512vl",

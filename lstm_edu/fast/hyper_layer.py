@@ -15,7 +15,7 @@ from .buffers import POOL, contiguous
 from .compiled import loops_for
 from .hyper_steps import HyperWeights
 from .hyper_tape import PackedHyperCell, hyper_layer
-from .matmul import Linear, linear_into
+from .matmul import Panels, linear_into
 from .pointwise import Workspace
 
 
@@ -59,9 +59,10 @@ class HyperLayerFunction(torch.autograd.Function):
         h_all[0], c_all[0], h_hat_all[0], c_hat_all[0] = h0, c0, h_hat0, c_hat0
         z_all = POOL.empty(x, T, B, w.w_z.shape[0])  # z_h, z_x, z_b of the four gates
         d = POOL.empty(x, 12, B, N_h)  # d_h, d_x, d_b of the four gates: scratch of each step
-        steps = loops_for(x) or hyper_steps
-        steps.hyper_forward(gx, g_buf, h_all, c_all, h_hat_all, c_hat_all, z_all, d, w,
-                            eps, hyper_eps)
+        loops = loops_for(x)
+        panels = Panels.args(loops, w.w_h_all, B)  # for the compiled loop's h W_h_all^T
+        (loops or hyper_steps).hyper_forward(gx, g_buf, h_all, c_all, h_hat_all, c_hat_all,
+                                             z_all, d, w, *panels, eps, hyper_eps)
         ctx.eps, ctx.hyper_eps = eps, hyper_eps
         ctx.save_for_backward(x, gx, g_buf, h_all, c_all, h_hat_all, c_hat_all, z_all, *w)
         return h_all[1:], c_all[-1], h_hat_all[-1], c_hat_all[-1]
@@ -78,7 +79,8 @@ class HyperLayerFunction(torch.autograd.Function):
         w = HyperWeights(*weights)
         T, B, _ = x.shape
         N_h, N_hat = h_all.shape[2], h_hat_all.shape[2]
-        steps = loops_for(x) or hyper_steps
+        loops = loops_for(x)
+        steps = loops or hyper_steps
         grads = HyperWeights(*(torch.zeros_like(p) for p in w))
         ln_grads = grads[8:]  # the layer norms': added by the steps back
         # dL/dx when autograd asks for it (not for the first layer's input in training)
@@ -87,7 +89,8 @@ class HyperLayerFunction(torch.autograd.Function):
         d_out = contiguous(d_out)  # dL/dout (h_T is out[-1]: its gradient is in there)
         dh, dc = torch.zeros_like(h_all[0]), d_cT.clone()  # what reaches the final states
         dh_hat, dc_hat = d_h_hatT.clone(), d_c_hatT.clone()
-        rec_t = Linear(w.w_h_all.t(), B)  # dm -> dm W_h_all, the weight reordered once
+        w_h_all_t = w.w_h_all.t().contiguous()  # dm -> dm W_h_all, packed once
+        panels_t = Panels.args(loops, w_h_all_t, B)
         for start in reversed(range(0, T, HyperLayerFunction.chunk)):
             end = min(start + HyperLayerFunction.chunk, T)
             n = end - start
@@ -95,8 +98,8 @@ class HyperLayerFunction(torch.autograd.Function):
             dm = ws("dm", n, B, 4 * N_h + 4 * N_hat)  # dL/dg_buf
             dz, d_wx = ws("dz", n, B, w.w_z.shape[0]), ws("d_wx", n, B, 4 * N_h)  # dL/dz, dL/dW_x x
             steps.hyper_backward(start, end, z_all[start:end], gx, g_buf, c_all, c_hat_all,
-                                 d_out, dh, dc, dh_hat, dc_hat, dd, dz, dm, d_wx, w, rec_t.w,
-                                 rec_t.packed, ln_grads, ctx.eps, ctx.hyper_eps)
+                                 d_out, dh, dc, dh_hat, dc_hat, dd, dz, dm, d_wx, w, w_h_all_t,
+                                 *panels_t, ln_grads, ctx.eps, ctx.hyper_eps)
             add_weight_grads(grads, w, dd, dz, dm, d_wx, x[start:end], h_all[start:end + 1],
                              h_hat_all[start:end + 1], z_all[start:end])
             if dx is not None:  # dL/dx_t = [dL/d(W_x x_t) | dā_t] W_x_all

@@ -12,11 +12,10 @@ Notation of the buffers (``[T, ...]``, written by the forward pass, read by the 
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 import torch
 
-from .matmul import linear
 from .pointwise import cell_update, layer_norm_dx, sigmoid_grad
 
 
@@ -54,7 +53,8 @@ def ln_cell(pre: torch.Tensor, ln_w, ln_b, ln_c_w, ln_c_b, eps: float, c_prev: t
 
 
 def hyper_forward(gx, g_buf, h_all, c_all, h_hat_all, c_hat_all, z_all, d,
-                  w: Sequence[torch.Tensor], eps: float, hyper_eps: float) -> None:
+                  w: Sequence[torch.Tensor], panels: Optional[torch.Tensor], kc: int,
+                  eps: float, hyper_eps: float) -> None:
     r"""Steps ``0 .. T-1`` forward, writing ``g_buf``, the states and ``z`` (row 0 of the
     states holds the initial state). ``gx`` holds :math:`W_x x_t` without the bias (the hyper
     cell's, in ``w.b_x_all``, is added here); ``d [12, B, N_h]`` is scratch.
@@ -62,7 +62,9 @@ def hyper_forward(gx, g_buf, h_all, c_all, h_hat_all, c_hat_all, z_all, d,
     The per-step matmul is ``torch.mm``, not oneDNN's (:mod:`~lstm_edu.fast.matmul`): it rounds
     as the reference's matmuls do, and a three-layer float32 HyperLSTM amplifies a difference of
     one rounding error in its forward pass past the 1e-5 that the tests allow (measured: 2e-5
-    with oneDNN here, 7e-6 with ``torch.mm``).
+    with oneDNN here, 7e-6 with ``torch.mm``). ``panels``, ``kc``: ``w_h_all`` as
+    :class:`~lstm_edu.fast.matmul.Panels`, with which the compiled loop computes the same
+    product faster, bit for bit; this loop does not use them.
 
     .. math::
         [W_h h_{t-1} \,|\, \bar a_t] &\mathrel{+}= h_{t-1} W_{h,all}^\top,
@@ -156,8 +158,8 @@ class _LNCellChunk:
 
 
 def hyper_backward(start, end, z, gx, g_buf, c_all, c_hat_all, d_out, dh, dc, dh_hat, dc_hat,
-                   dd, dz_all, dm_all, d_wx, w: Sequence[torch.Tensor], w_h_all_t, packed_h_t,
-                   ln_grads, eps, hyper_eps):
+                   dd, dz_all, dm_all, d_wx, w: Sequence[torch.Tensor], w_h_all_t, panels_t,
+                   kc_t, ln_grads, eps, hyper_eps):
     r"""Steps ``end-1`` down to ``start`` (a chunk) of the backward pass, in place.
 
     Per step, backwards (``LN'`` is :func:`layer_norm_dx`; for each cell, first ``dc_t`` from
@@ -178,8 +180,8 @@ def hyper_backward(start, end, z, gx, g_buf, c_all, c_hat_all, d_out, dh, dc, dh
     and return what reaches step ``start-1``'s. Written for the weight gradients:
     ``dd [12, n, B, N_h]`` (dL/dd), ``dz_all [n, B, 12N_z]``, ``dm_all [n, B, 4N_h + 4N_ĥ]``
     (dL/d``g_buf``), ``d_wx [n, B, 4N_h]`` (dL/d(:math:`W_x x_t`)). ``w_h_all_t`` is
-    :math:`W_{h,all}^\top` and ``packed_h_t`` its copy reordered for oneDNN (or ``None``). The layer
-    norms' weight
+    :math:`W_{h,all}^\top`, contiguous (``panels_t``, ``kc_t``: its
+    :class:`~lstm_edu.fast.matmul.Panels`, for the compiled loop). The layer norms' weight
     gradients are added to ``ln_grads`` (main cell's ``d_ln_w, d_ln_b, d_ln_c_w, d_ln_c_b``, then
     the hyper cell's).
     """
@@ -220,7 +222,7 @@ def hyper_backward(start, end, z, gx, g_buf, c_all, c_hat_all, d_out, dh, dc, dh
         dm[:, 4 * N_h:] = da.view(B, 4 * N_hat)
         # --- h_{t-1} and ĥ_{t-1}, read by this step's two recurrent matmuls
         dh_hat_next = dm[:, 4 * N_h:] @ w.w_hh
-        dh_next = linear(dm, w_h_all_t, packed_h_t)  # dm W_{h,all}
+        dh_next = torch.mm(dm, w_h_all_t.t())  # dm W_{h,all}
     main.add_ln_grads(dy, dn_c, ln_grads[:4])
     hyper.add_ln_grads(dy_hat, dn_c_hat, ln_grads[4:])
     for carried, value in zip((dh, dc, dh_hat, dc_hat),

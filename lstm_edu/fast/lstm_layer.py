@@ -12,7 +12,7 @@ from ..models.stack import State
 from . import lstm_steps
 from .buffers import POOL, contiguous
 from .compiled import loops_for
-from .matmul import Linear, linear_into
+from .matmul import Panels, linear_into
 from .pointwise import Workspace, lstm_pointwise
 
 
@@ -48,13 +48,13 @@ class LSTMLayerFunction(torch.autograd.Function):
         # (3) and (4): the loop over time, compiled when it can be
         compiled = loops_for(x)
         if compiled is not None:
-            rec = Linear(w_h, B)  # W_h reordered once for the per-step matmuls (oneDNN)
-            compiled.lstm_forward(act, rec.w, rec.packed, b, h0, c_all, out)
+            w_h = w_h.contiguous()  # packed once for the per-step matmuls (Panels)
+            compiled.lstm_forward(act, w_h, *Panels.args(compiled, w_h, B), b, h0, c_all, out)
         else:
             pointwise = LSTMLayerFunction.pointwise
             if x.is_cuda and LSTMLayerFunction.pointwise_cuda is not None:
                 pointwise = LSTMLayerFunction.pointwise_cuda
-            lstm_steps.lstm_forward(act, w_h, None, b, h0, c_all, out, pointwise)
+            lstm_steps.lstm_forward(act, w_h, None, 0, b, h0, c_all, out, pointwise)
         # Kept for the backward pass: act (4 numbers per step, example and hidden unit) and c
         # (1), plus x and out, the neighbouring layers' tensors anyway; tanh(c_t) is recomputed.
         ctx.save_for_backward(x, w_x, w_h, h0, out, c_all, act)
@@ -71,7 +71,8 @@ class LSTMLayerFunction(torch.autograd.Function):
         x, w_x, w_h, h0, out, c_all, act = ctx.saved_tensors
         T, B, N_x = x.shape
         N_h = w_h.shape[1]
-        steps = loops_for(x) or lstm_steps
+        loops = loops_for(x)
+        steps = loops or lstm_steps
         # dL/dx only when autograd asks for it (not for the first layer's input in training)
         d_x = POOL.empty(x, *x.shape) if ctx.needs_input_grad[0] else None  # [T, B, N_x]
         ws = Workspace(x, min(T, LSTMLayerFunction.chunk))  # the chunks' buffers, reused
@@ -79,12 +80,13 @@ class LSTMLayerFunction(torch.autograd.Function):
         d_b = w_h.new_zeros(4 * N_h)
         d_out = contiguous(d_out)  # dL/dout (h_T is out[-1]: its gradient is in there)
         dh, dc = torch.zeros_like(h0), d_cT.clone()  # what reaches h_T, c_T from later steps
-        rec_t = Linear(w_h.t(), B)  # dgates -> dgates W_h, the weight reordered once
+        w_h_t = w_h.t().contiguous()  # dgates -> dgates W_h: [N_h, 4N_h], packed once
+        panels_t = Panels.args(loops, w_h_t, B)
         for start in reversed(range(0, T, LSTMLayerFunction.chunk)):
             end = min(start + LSTMLayerFunction.chunk, T)
             n = end - start
             d_gates = ws("d_gates", n, B, 4 * N_h)  # [n, B, 4N_h]
-            steps.lstm_backward(start, end, act, c_all, rec_t.w, rec_t.packed, d_out, dh, dc,
+            steps.lstm_backward(start, end, act, c_all, w_h_t, *panels_t, d_out, dh, dc,
                                 d_gates)
             # (5) weight gradients: one matmul each over the chunk's n*B rows
             dG = d_gates.view(n * B, 4 * N_h)

@@ -10,21 +10,19 @@ from typing import Callable, Optional
 
 import torch
 
-from .matmul import Linear, linear
 from .pointwise import lstm_pointwise, tanh_
 
 
-def lstm_forward(act: torch.Tensor, w_h: torch.Tensor, packed: Optional[torch.Tensor],
+def lstm_forward(act: torch.Tensor, w_h: torch.Tensor, panels: Optional[torch.Tensor], kc: int,
                  b: torch.Tensor, h0: torch.Tensor, c_all: torch.Tensor, out: torch.Tensor,
                  pointwise: Callable = lstm_pointwise) -> None:
     r"""Steps ``0 .. T-1`` forward, in place.
 
     ``act [T, B, 4N_h]`` holds :math:`W_x x_t` on entry and the gate values
     :math:`\sigma(i), \sigma(f), \tanh(g), \sigma(o)` on return (kept for the backward pass);
-    ``w_h [4N_h, N_h]`` (``packed``, its copy reordered for oneDNN by
-    :class:`~lstm_edu.fast.matmul.Linear`, is for the compiled loop: this loop reorders its own
-    copy, with the ``g`` rows doubled), ``b [4N_h]``; ``h0 [B, N_h]``; ``c_all [T+1, B, N_h]``
-    holds ``c_0`` in row 0 and receives ``c_1 .. c_T``; ``out [T, B, N_h]`` receives
+    ``w_h [4N_h, N_h]`` (``panels``, ``kc``: its :class:`~lstm_edu.fast.matmul.Panels`, for the
+    compiled loop; this loop multiplies with ``torch.mm``), ``b [4N_h]``; ``h0 [B, N_h]``;
+    ``c_all [T+1, B, N_h]`` holds ``c_0`` in row 0 and receives ``c_1 .. c_T``; ``out [T, B, N_h]`` receives
     ``h_1 .. h_T``.
     """
     N_h = w_h.shape[1]
@@ -32,18 +30,19 @@ def lstm_forward(act: torch.Tensor, w_h: torch.Tensor, packed: Optional[torch.Te
     # lstm_pointwise computes tanh(g) as 2σ(2g) - 1 from a doubled g: double the g rows of the
     # input terms and of W_h (exactly: a power of 2).
     act[:, :, 2 * N_h:3 * N_h] *= 2
-    w_h2 = w_h.clone()  # [4N_h, N_h]
-    w_h2[2 * N_h:3 * N_h] *= 2
-    rec = Linear(w_h2, h0.shape[0])  # h -> h W_h^T, all four gates in one matmul: [B, 4N_h]
+    w_h2_t = w_h.clone()  # [4N_h, N_h]
+    w_h2_t[2 * N_h:3 * N_h] *= 2
+    w_h2_t = w_h2_t.t()
     h = h0
     for t in range(act.shape[0]):
-        act[t] += rec(h)
+        act[t] += torch.mm(h, w_h2_t)  # h W_h^T: all four gates in one matmul, [B, 4N_h]
         pointwise(act[t], c_all[t], c_all[t + 1], out[t])  # the elementwise update, in place
         h = out[t]
 
 
 def lstm_backward(start: int, end: int, act: torch.Tensor, c_all: torch.Tensor,
-                  w_h_t: torch.Tensor, packed_t: Optional[torch.Tensor], d_out: torch.Tensor,
+                  w_h_t: torch.Tensor, panels_t: Optional[torch.Tensor], kc_t: int,
+                  d_out: torch.Tensor,
                   dh: torch.Tensor, dc: torch.Tensor, d_gates: torch.Tensor) -> None:
     r"""Steps ``end-1`` down to ``start`` (a chunk) of the backward pass, in place.
 
@@ -60,8 +59,8 @@ def lstm_backward(start: int, end: int, act: torch.Tensor, c_all: torch.Tensor,
     steps (zeros after the last step) and return what reaches :math:`h_{start-1}` and
     :math:`c_{start-1}` (for ``start = 0``: the initial state's gradients). ``d_out [T, B, N_h]``
     is the gradient through ``out``; ``d_gates [end-start, B, 4N_h]`` receives the gates'
-    gradients, for the weight gradients. ``w_h_t`` is :math:`W_h^\top` ``[N_h, 4N_h]`` and
-    ``packed_t`` its copy reordered for oneDNN (:class:`~lstm_edu.fast.matmul.Linear`).
+    gradients, for the weight gradients. ``w_h_t`` is :math:`W_h^\top` ``[N_h, 4N_h]``,
+    contiguous (``panels_t``, ``kc_t``: for the compiled loop, as in :func:`lstm_forward`).
 
     Every factor that does not involve ``dh`` or ``dc`` is computed for the whole chunk before
     the loop, in a few large calls.
@@ -85,6 +84,6 @@ def lstm_backward(start: int, end: int, act: torch.Tensor, c_all: torch.Tensor,
         torch.mul(k_ifg[s], c_grad.unsqueeze(1), out=dg[:, :3 * N_h].view(B, 3, N_h))
         torch.mul(k_o[s], h_grad, out=dg[:, 3 * N_h:])
         c_grad = c_grad * f[s]  # dc_{t-1} through c_t = f ⊙ c_{t-1} + ...
-        h_grad = linear(dg, w_h_t, packed_t)  # dg W_h: the part of dh_{t-1} from step t
+        h_grad = torch.mm(dg, w_h_t.t())  # dg W_h: the part of dh_{t-1} from step t
     dh.copy_(h_grad)
     dc.copy_(c_grad)

@@ -1,44 +1,45 @@
-r"""The fast layers' matrix multiplies ``y = x W^T``, through oneDNN where it is faster.
+r"""The fast layers' matrix multiplies ``y = x W^T``: oneDNN for the input terms of all steps,
+and for the per-step recurrent products of the compiled loops, :class:`Panels`.
 
 PyTorch's ``torch.mm`` on a CPU calls a BLAS library (MKL on the official builds).
 ``torch.nn.LSTM`` on a CPU runs on oneDNN instead (the library behind PyTorch's fused CPU
-layers), whose matrix multiplies keep the weight in a blocked layout made for the vector
-registers. For the shapes of a recurrent layer we measured oneDNN faster on a 2-core AMD CPU
-with 2 threads: 1.4x for one step's ``[32, 256] x [256, 1024]``, 1.7x for the backward pass's
-``[32, 1024] x [1024, 256]``, and 1.2-1.9x for the input terms of all steps at once
-(``[3200, 128] x [128, 1024]``, ``[3200, 256] x [256, 1280]``). (Chapter 9b measures one step's
-product again, on one thread, where the gain was smaller.) :class:`Linear` reorders
-the weight into oneDNN's layout once per layer call (a fraction of a millisecond) and then
-multiplies by it at every step; both time loops, the Python one and the compiled one, use it,
-so they compute the same numbers.
+layers). For the input terms of all steps at once (``[3200, 128] x [128, 1024]``,
+``[3200, 256] x [256, 1280]``) we measured oneDNN 1.2-1.9x faster than ``torch.mm`` on a 2-core
+AMD CPU with 2 threads; :func:`linear_into` uses it there.
+
+A step's product (``[32, 256] x [256, 1280]``) is different: MKL spends much of each call
+packing ``W`` into the layout its kernel reads, again at every step. :class:`Panels` packs ``W``
+once per layer call and multiplies with a small kernel of our own (``csrc/panels.h``) that adds
+in MKL's order, so the compiled loops get ``torch.mm``'s numbers bit for bit, about twice as
+fast. (oneDNN's product with a weight reordered once is fast too, but it adds in another order:
+a three-layer float32 HyperLSTM then moved 2e-5 from the reference, against the 1e-5 the tests
+allow.) The Python loops call ``torch.mm``.
 
 oneDNN is used for float32 tensors on a CPU when PyTorch was built with it and it is switched
 on (``torch.backends.mkldnn``); otherwise (float64, a GPU, ``torch.backends.mkldnn.flags(
-enabled=False)``) :class:`Linear` is ``torch.mm``.
+enabled=False)``) :func:`linear` is ``torch.mm``.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Dict, Optional, Tuple
 
 import torch
 
 
 def onednn_for(t: torch.Tensor) -> bool:
-    """Whether :class:`Linear` multiplies tensors like ``t`` with oneDNN."""
+    """Whether :func:`linear` multiplies tensors like ``t`` with oneDNN."""
     return (t.device.type == "cpu" and t.dtype == torch.float32
             and torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
             and hasattr(torch.ops.mkldnn, "_linear_pointwise"))
 
 
-def linear(x: torch.Tensor, w: torch.Tensor, packed: Optional[torch.Tensor] = None):
+def linear(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """``x [M, N_in] @ w[N_out, N_in]^T -> [M, N_out]`` (a new tensor): oneDNN's inner product
-    where :func:`onednn_for` says so (with ``packed``, the weight from :class:`Linear`, when
-    given), else ``torch.mm``."""
+    where :func:`onednn_for` says so, else ``torch.mm``."""
     if not onednn_for(x):
         return torch.mm(x, w.t())
-    return torch.ops.mkldnn._linear_pointwise(x, w if packed is None else packed, None, "none",
-                                              [], "")
+    return torch.ops.mkldnn._linear_pointwise(x, w, None, "none", [], "")
 
 
 def linear_into(out: torch.Tensor, x: torch.Tensor, w: torch.Tensor, rows: int = 256):
@@ -52,15 +53,67 @@ def linear_into(out: torch.Tensor, x: torch.Tensor, w: torch.Tensor, rows: int =
     return out
 
 
-class Linear:
-    """``y = x W^T`` for many ``x [B, N_in]`` of one batch size ``B`` and one weight
-    ``w [N_out, N_in]``: the weight reordered once for oneDNN (``packed``; ``None`` where
-    :func:`onednn_for` is false). Calling it returns a new ``[B, N_out]`` tensor."""
+# Block lengths (kc) to try, as found for MKL's sgemm: one block up to 192 terms, then blocks
+# of 128 (for 256 terms) or 192 (for 384 and more).
+_KC_TRIED = (None, 192, 128)
+_kc_found: Dict[tuple, Optional[int]] = {}
 
-    def __init__(self, w: torch.Tensor, batch_size: int):
-        self.w = w.contiguous()
-        self.packed = (torch.ops.mkldnn._reorder_linear_weight(self.w, batch_size)
-                       if onednn_for(w) else None)
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return linear(x, self.w, self.packed)
+class Panels:
+    """``W [N_out, N_in]`` packed for the compiled loops' own per-step product ``y = x W^T``
+    (``csrc/panels.h``), which gives ``torch.mm(x, W.t())`` bit for bit, about twice as fast at
+    one step's shapes: MKL packs ``W`` again at every call, the panels are packed once per
+    layer call.
+
+    ``panel_mm`` sums each output in blocks of ``kc`` terms. Which ``kc`` gives
+    ``torch.mm``'s result depends on the BLAS library and the shapes, so :meth:`for_loops`
+    finds it by trying, on random numbers of the same shapes, and keeps what it found; where no
+    ``kc`` matches ``torch.mm`` (another BLAS library, a vector-times-matrix shape ...)
+    it returns ``None`` and the loop calls ``torch.mm``."""
+
+    def __init__(self, w: torch.Tensor, width: int, kc: int):
+        N, K = w.shape
+        n = -(-N // width)  # panels, the last one padded with zero columns
+        padded = w.new_zeros(n * width, K)
+        padded[:N] = w
+        self.tensor = padded.view(n, width, K).transpose(1, 2).contiguous()  # [n, K, width]
+        self.kc = kc
+
+    @staticmethod
+    def for_loops(loops, w: torch.Tensor, batch_size: int) -> Optional["Panels"]:
+        """Panels of ``w`` (contiguous) for ``loops`` (the compiled module, or ``None`` for the
+        Python loops) and ``x [batch_size, N_in]``, or ``None`` where ``torch.mm`` must do it
+        (see the class)."""
+        if loops is None or not hasattr(loops, "panel_mm") or w.device.type != "cpu":
+            return None
+        N, K = w.shape
+        key = (batch_size, K, N, w.dtype, torch.get_num_threads())
+        if key not in _kc_found:
+            _kc_found[key] = _find_kc(loops, batch_size, K, N, w.dtype)
+        kc = _kc_found[key]
+        return None if kc is None else Panels(w, loops.panel_width(w), kc)
+
+    @staticmethod
+    def args(loops, w: torch.Tensor, batch_size: int) -> Tuple[Optional[torch.Tensor], int]:
+        """``(panels, kc)`` as the loops take them: :meth:`for_loops`'s tensor and ``kc``, or
+        ``(None, 0)``."""
+        p = Panels.for_loops(loops, w, batch_size)
+        return (None, 0) if p is None else (p.tensor, p.kc)
+
+
+def _find_kc(loops, M: int, K: int, N: int, dtype: torch.dtype) -> Optional[int]:
+    """The first block length in :data:`_KC_TRIED` (``None``: all ``K`` terms in one block)
+    with which ``panel_mm`` gives ``torch.mm``'s result bit for bit on random ``[M, K]`` and
+    ``[N, K]``; ``None`` if none does."""
+    if M < 2:  # one row: torch.mm takes another path (a vector times a matrix)
+        return None
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(M, K, generator=g, dtype=dtype)
+    w = torch.randn(N, K, generator=g, dtype=dtype)
+    want = torch.mm(x, w.t())
+    got = torch.empty_like(want)
+    for kc in dict.fromkeys(min(kc or K, K) for kc in _KC_TRIED):
+        loops.panel_mm(got, x, Panels(w, loops.panel_width(w), kc).tensor, kc)
+        if torch.equal(got, want):
+            return kc
+    return None

@@ -1,6 +1,6 @@
 // The time loops of one HyperLSTM layer, forward and backward: hyper_steps.py in C++, with each
 // cell's elementwise work (gates, layer norms, state update) fused into one pass per example
-// (cell_math.h). The matrix multiplies are the same calls the Python loop makes (linear.h's for
+// (cell_math.h). The matrix multiplies are the same calls the Python loop makes (panels.h's for
 // the large recurrent ones).
 // Sizes: B examples, N_h = hidden_size, N_hat = hyper_size, N_z = n_z.
 #include <ATen/Dispatch.h>
@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "cell_math.h"
-#include "linear.h"
+#include "panels.h"
 
 namespace lstm_edu {
 
@@ -68,10 +68,11 @@ void hyper_d(const Tensor& z, const Tensor& w_d, const Tensor& b_d, Tensor d) {
 
 void hyper_forward(const Tensor& gx, Tensor g_buf, Tensor h_all, Tensor c_all, Tensor h_hat_all,
                    Tensor c_hat_all, Tensor z_all, Tensor d, const std::vector<Tensor>& w,
-                   double eps, double hyper_eps) {
+                   const std::optional<Tensor>& panels, int64_t kc, double eps,
+                   double hyper_eps) {
   const int64_t T = gx.size(0), B = gx.size(1), N_h = h_all.size(2);
   const int64_t N_hat = h_hat_all.size(2), N_z = w[W_Z].size(0) / 12, ld = 4 * N_h + 4 * N_hat;
-  const Tensor w_h_all_t = w[W_H_ALL].t(), w_hh_t = w[W_HH].t(), w_z_t = w[W_Z].t();
+  const Tensor w_hh_t = w[W_HH].t(), w_z_t = w[W_Z].t();
   AT_DISPATCH_FLOATING_TYPES(gx.scalar_type(), "hyper_forward", [&] {
     using T_ = scalar_t;
     const LNCell<T_> main = ln_cell<T_>(w, LN_W, N_h, eps);
@@ -80,7 +81,7 @@ void hyper_forward(const Tensor& gx, Tensor g_buf, Tensor h_all, Tensor c_all, T
     for (int64_t t = 0; t < T; ++t) {
       // one matmul reads h_{t-1}: [W_h h_{t-1} | the hyper cell's h-columns]
       Tensor g_t = g_buf[t];
-      at::mm_out(g_t, h_all[t], w_h_all_t);  // [B, 4 N_h + 4 N_hat]; at::mm: see hyper_steps.py
+      times_w_t(g_t, h_all[t], w[W_H_ALL], panels, kc);  // [B, 4 N_h + 4 N_hat], as at::mm
       g_t.narrow(1, 4 * N_h, 4 * N_hat).addmm_(h_hat_all[t], w_hh_t);  // + h_hat_{t-1} W_hh^T
       const StepRows<T_> rows{g_t.data_ptr<T_>(), gx[t].data_ptr<T_>(), ld};
       T_* c_hat_prev = c_hat_all[t].data_ptr<T_>();
@@ -248,13 +249,15 @@ void main_cell_backward(const LNCell<T>& p, const LNCellGrads<T>& grads, const M
 }
 
 // Steps end - 1 down to start (a chunk) of the backward pass; see hyper_steps.py.
-// z: the chunk's z [n, B, 12 N_z]; w_h_all_t = W_h_all^T, packed_h_t its copy for oneDNN.
+// z: the chunk's z [n, B, 12 N_z]; w_h_all_t = W_h_all^T (contiguous), panels_t and kc_t its
+// Panels (matmul.py), if any.
 void hyper_backward(int64_t start, int64_t end, const Tensor& z, const Tensor& gx,
                     const Tensor& g_buf, const Tensor& c_all, const Tensor& c_hat_all,
                     const Tensor& d_out, Tensor dh, Tensor dc, Tensor dh_hat, Tensor dc_hat,
                     Tensor dd, Tensor dz_all, Tensor dm_all, Tensor d_wx,
                     const std::vector<Tensor>& w, const Tensor& w_h_all_t,
-                    const std::optional<Tensor>& packed_h_t, const std::vector<Tensor>& ln_grads,
+                    const std::optional<Tensor>& panels_t, int64_t kc_t,
+                    const std::vector<Tensor>& ln_grads,
                     double eps, double hyper_eps) {
   const int64_t n_steps = end - start, B = gx.size(1), N_h = c_all.size(2);
   const int64_t N_hat = c_hat_all.size(2), N_z = w[W_Z].size(0) / 12, ld = 4 * N_h + 4 * N_hat;
@@ -318,7 +321,7 @@ void hyper_backward(int64_t start, int64_t end, const Tensor& z, const Tensor& g
         }
       });
       // h_{t-1}, read by this step's recurrent matmul (d_out is added in the next step back)
-      dh.copy_(linear(dm_all[s], w_h_all_t, packed_h_t));  // dm W_h_all
+      times_w_t(dh, dm_all[s], w_h_all_t, panels_t, kc_t);  // dm W_h_all
     }
   });
   Tensor total = acc.sum(0);

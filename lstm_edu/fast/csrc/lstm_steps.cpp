@@ -1,14 +1,15 @@
 // The time loops of one LSTM layer, forward and backward: lstm_steps.py in C++, with each
 // step's elementwise work fused into one pass over the numbers (see lstm_steps.py for the
-// equations). The recurrent matrix multiplies are linear.h's (oneDNN with a reordered weight, as
-// in the Python loop).
+// equations). The recurrent matrix multiplies are panels.h's: at::mm's results, as in the
+// Python loop.
 #include <ATen/Dispatch.h>
 #include <ATen/core/Tensor.h>
+#include <ATen/ops/empty.h>
 
 #include <optional>
 
 #include "cell_math.h"
-#include "linear.h"
+#include "panels.h"
 
 namespace lstm_edu {
 
@@ -73,14 +74,15 @@ void lstm_cell_backward(const T* act, const T* c_prev, const T* c, const T* dh, 
   });
 }
 
-// w_h [4 N_h, N_h] and its reordered copy packed (matmul.py's Linear; none: at::mm)
-void lstm_forward(Tensor act, const Tensor& w_h, const std::optional<Tensor>& packed,
-                  const Tensor& b, const Tensor& h0, Tensor c_all, Tensor out) {
+// w_h [4 N_h, N_h] (contiguous) and its Panels (matmul.py), if any
+void lstm_forward(Tensor act, const Tensor& w_h, const std::optional<Tensor>& panels,
+                  int64_t kc, const Tensor& b, const Tensor& h0, Tensor c_all, Tensor out) {
   const int64_t T = act.size(0), B = act.size(1), N_h = w_h.size(1);
   Tensor h = h0;
+  Tensor rec = at::empty({B, 4 * N_h}, act.options());
   for (int64_t t = 0; t < T; ++t) {
     Tensor a = act[t];
-    const Tensor rec = linear(h, w_h, packed);  // W_h h_{t-1}: all four gates in one matmul
+    times_w_t(rec, h, w_h, panels, kc);  // W_h h_{t-1}: all four gates in one matmul
     AT_DISPATCH_FLOATING_TYPES(act.scalar_type(), "lstm_forward", [&] {
       lstm_cell<scalar_t>(a.data_ptr<scalar_t>(), rec.data_ptr<scalar_t>(),
                           b.data_ptr<scalar_t>(), c_all[t].data_ptr<scalar_t>(),
@@ -90,9 +92,9 @@ void lstm_forward(Tensor act, const Tensor& w_h, const std::optional<Tensor>& pa
   }
 }
 
-// w_h_t = W_h^T [N_h, 4 N_h] and its reordered copy packed_t (as in lstm_forward)
+// w_h_t = W_h^T [N_h, 4 N_h] (contiguous) and its Panels, if any (as in lstm_forward)
 void lstm_backward(int64_t start, int64_t end, const Tensor& act, const Tensor& c_all,
-                   const Tensor& w_h_t, const std::optional<Tensor>& packed_t,
+                   const Tensor& w_h_t, const std::optional<Tensor>& panels_t, int64_t kc_t,
                    const Tensor& d_out, Tensor dh, Tensor dc, Tensor d_gates) {
   const int64_t B = act.size(1), N_h = w_h_t.size(0);
   for (int64_t t = end - 1; t >= start; --t) {
@@ -103,7 +105,7 @@ void lstm_backward(int64_t start, int64_t end, const Tensor& act, const Tensor& 
           c_all[t + 1].data_ptr<scalar_t>(), dh.data_ptr<scalar_t>(),
           d_out[t].data_ptr<scalar_t>(), dc.data_ptr<scalar_t>(), dg.data_ptr<scalar_t>(), B, N_h);
     });
-    dh.copy_(linear(dg, w_h_t, packed_t));  // dg W_h: the part of dL/dh_{t-1} through step t
+    times_w_t(dh, dg, w_h_t, panels_t, kc_t);  // dg W_h: the part of dL/dh_{t-1} from step t
   }
 }
 
