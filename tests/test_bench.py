@@ -4,6 +4,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from lstm_edu import bench
 
 
@@ -86,13 +88,18 @@ def test_profile_helpers():
     assert mat > 0 and rest >= 0 and calls > 0
 
 
-def test_split_profile_counts_the_fast_loops_matmuls():
+@pytest.mark.parametrize("steps", [0, 3])
+def test_split_profile_counts_the_fast_loops_matmuls(steps):
     """FastLSTM's loops multiply once per step forward and once back (the compiled loops'
     ``panel_mm``, or ``torch.mm``), and add its weight gradients in place (``addmm_``): all of it
-    is matmul time."""
+    is matmul time. At the quick sizes, and for a few steps at the benchmark's (``steps``),
+    where the compiled loops use ``panel_mm`` on a machine with MKL."""
+    import dataclasses
+
     import torch
 
-    s = bench.QUICK_SIZES
+    s = (bench.QUICK_SIZES if steps == 0
+         else dataclasses.replace(bench.CPU_SIZES, n_steps=steps))
     model = bench.build("FastLSTM", s, torch.device("cpu"))
     x = torch.randn(s.n_steps, s.batch_size, s.input_size)
     averages = bench.profile_step(lambda: bench.training_step(model, x), torch.device("cpu"))

@@ -22,8 +22,8 @@ def lstm_forward(act: torch.Tensor, w_h: torch.Tensor, panels: Optional[torch.Te
     :math:`\sigma(i), \sigma(f), \tanh(g), \sigma(o)` on return (kept for the backward pass);
     ``w_h [4N_h, N_h]`` (``panels``, ``kc``: its :class:`~lstm_edu.fast.matmul.Panels`, for the
     compiled loop; this loop multiplies with ``torch.mm``), ``b [4N_h]``; ``h0 [B, N_h]``;
-    ``c_all [T+1, B, N_h]`` holds ``c_0`` in row 0 and receives ``c_1 .. c_T``; ``out [T, B, N_h]`` receives
-    ``h_1 .. h_T``.
+    ``c_all [T+1, B, N_h]`` holds ``c_0`` in row 0 and receives ``c_1 .. c_T``;
+    ``out [T, B, N_h]`` receives ``h_1 .. h_T``.
     """
     N_h = w_h.shape[1]
     act += b
