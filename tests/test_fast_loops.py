@@ -192,7 +192,9 @@ def test_training_steps_use_the_same_buffers_again(cls):
 def blocked_sum(x, w, kc):
     """``x w^T`` in ``panel_mm``'s order, in float64 arithmetic rounded to float32 after every
     operation: per output, blocks of ``kc`` terms, each a chain of fused multiply-adds from 0
-    (the product of two float32 numbers is exact in float64), the blocks added in turn."""
+    (the product of two float32 numbers is exact in float64), the blocks added in turn. (Rounding
+    a float64 sum to float32 can, rarely, differ from one rounding of the exact sum; with these
+    seeds it does not.)"""
     x, w = x.double(), w.double()
     y = torch.zeros(x.shape[0], w.shape[0], dtype=torch.float64)
     for k0 in range(0, x.shape[1], kc):
@@ -219,7 +221,33 @@ def test_panel_mm_adds_in_blocks_of_kc(M, K, N, kc):
 
 
 @needs_compiled
-@pytest.mark.parametrize("K, N", [(256, 1280), (1280, 256), (256, 1024), (1024, 256)])
+def test_panel_mm_reads_and_writes_rows_with_strides_and_checks_its_arguments():
+    """Rows of ``x`` and ``y`` further apart than their length (views of wider tensors: the
+    columns in between stay as they were); panels packed for another width, or for another
+    number of columns, are an error that says what was expected."""
+    from lstm_edu.fast.matmul import Panels
+
+    loops = compiled.build()
+    torch.manual_seed(0)
+    wide_x, w = torch.randn(6, 50), torch.randn(21, 40)
+    x = wide_x[:, 5:45]
+    wide_y = torch.zeros(6, 30)
+    y = wide_y[:, 3:24]
+    width = loops.panel_width(w)
+    loops.panel_mm(y, x, Panels(w, width, 40).tensor, 40)
+    assert torch.equal(y, blocked_sum(x, w, 40))
+    assert not wide_y[:, :3].any() and not wide_y[:, 24:].any()
+    with pytest.raises(RuntimeError, match="expected panels"):
+        loops.panel_mm(y, x, Panels(w, 2 * width, 40).tensor, 40)
+    with pytest.raises(RuntimeError, match="expected panels"):
+        loops.panel_mm(torch.empty(6, 3 * width), x, Panels(w, width, 40).tensor, 40)
+    with pytest.raises(RuntimeError, match="contiguous rows"):
+        loops.panel_mm(y, x.t(), Panels(w, width, 40).tensor, 40)
+
+
+@needs_compiled
+@pytest.mark.parametrize("K, N", [(256, 1280), (1280, 256), (256, 1024), (1024, 256),
+                                  (320, 64)])
 def test_panels_give_torch_mm_bit_for_bit(K, N):
     """At one step's shapes of the benchmark (batch 32, N_h 256, N_ĥ 64), forward and back,
     on 2 threads: the block length that :class:`Panels` found on its probe gives ``torch.mm``'s

@@ -53,23 +53,26 @@ def linear_into(out: torch.Tensor, x: torch.Tensor, w: torch.Tensor, rows: int =
     return out
 
 
-# Block lengths (kc) to try, as found for MKL's sgemm: one block up to 192 terms, then blocks
-# of 128 (for 256 terms) or 192 (for 384 and more).
-_KC_TRIED = (None, 192, 128)
+# Block lengths (kc) to try, as found for MKL's sgemm on a 2-core AMD CPU: one block up to 192
+# terms, two halves up to 384 (128 for 256 terms), blocks of 192 beyond. None: all K terms;
+# "half": K // 2.
+_KC_TRIED = (None, 192, "half")
 _kc_found: Dict[tuple, Optional[int]] = {}
 
 
 class Panels:
     """``W [N_out, N_in]`` packed for the compiled loops' own per-step product ``y = x W^T``
     (``csrc/panels.h``), which gives ``torch.mm(x, W.t())`` bit for bit, about twice as fast at
-    one step's shapes: MKL packs ``W`` again at every call, the panels are packed once per
-    layer call.
+    one step's shapes on two threads (less on one): MKL packs ``W`` again at every call, the
+    panels are packed once per layer call. A panel is ``width`` rows of ``W`` (columns of
+    ``W^T`` and of ``y``), stored ``[N_in, width]``.
 
     ``panel_mm`` sums each output in blocks of ``kc`` terms. Which ``kc`` gives
     ``torch.mm``'s result depends on the BLAS library and the shapes, so :meth:`for_loops`
     finds it by trying, on random numbers of the same shapes, and keeps what it found; where no
-    ``kc`` matches ``torch.mm`` (another BLAS library, a vector-times-matrix shape ...)
-    it returns ``None`` and the loop calls ``torch.mm``."""
+    ``kc`` matches ``torch.mm`` (another BLAS library; a batch under 12 that is not a multiple
+    of 4, for which MKL takes another path here) it returns ``None`` and the loop calls
+    ``torch.mm``."""
 
     def __init__(self, w: torch.Tensor, width: int, kc: int):
         N, K = w.shape
@@ -102,9 +105,9 @@ class Panels:
 
 
 def _find_kc(loops, M: int, K: int, N: int, dtype: torch.dtype) -> Optional[int]:
-    """The first block length in :data:`_KC_TRIED` (``None``: all ``K`` terms in one block)
-    with which ``panel_mm`` gives ``torch.mm``'s result bit for bit on random ``[M, K]`` and
-    ``[N, K]``; ``None`` if none does."""
+    """The first block length of :data:`_KC_TRIED` with which ``panel_mm`` gives
+    ``torch.mm``'s result bit for bit on random ``[M, K]`` and ``[N, K]``; ``None`` if none
+    does."""
     if M < 2:  # one row: torch.mm takes another path (a vector times a matrix)
         return None
     g = torch.Generator().manual_seed(0)
@@ -112,7 +115,9 @@ def _find_kc(loops, M: int, K: int, N: int, dtype: torch.dtype) -> Optional[int]
     w = torch.randn(N, K, generator=g, dtype=dtype)
     want = torch.mm(x, w.t())
     got = torch.empty_like(want)
-    for kc in dict.fromkeys(min(kc or K, K) for kc in _KC_TRIED):
+    tried = (K if kc is None else max(1, K // 2) if kc == "half" else min(kc, K)
+             for kc in _KC_TRIED)
+    for kc in dict.fromkeys(tried):
         loops.panel_mm(got, x, Panels(w, loops.panel_width(w), kc).tensor, kc)
         if torch.equal(got, want):
             return kc

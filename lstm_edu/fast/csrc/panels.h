@@ -68,16 +68,20 @@ inline void panel_tile(const T* x, int64_t ld_x, const T* panel, int64_t K, int6
 // split between PyTorch's CPU threads.
 inline void panel_mm(at::Tensor y, const at::Tensor& x, const at::Tensor& panels, int64_t kc) {
   TORCH_CHECK(x.dim() == 2 && y.dim() == 2 && panels.dim() == 3 && x.stride(1) == 1 &&
-                  y.stride(1) == 1 && panels.is_contiguous() && kc > 0 &&
+                  y.stride(1) == 1 && panels.is_contiguous() && kc > 0 && x.size(1) > 0 &&
                   x.size(1) == panels.size(1) && x.size(0) == y.size(0) &&
-                  x.scalar_type() == y.scalar_type() && x.scalar_type() == panels.scalar_type(),
-              "panel_mm: expected y [M, N], x [M, K] with contiguous rows and panels [n, K, P] "
-              "of one dtype, kc > 0; got y ", y.sizes(), ", x ", x.sizes(), ", panels ",
-              panels.sizes(), ", kc ", kc);
+                  x.scalar_type() == y.scalar_type() && x.scalar_type() == panels.scalar_type() &&
+                  x.is_cpu() && y.is_cpu() && panels.is_cpu(),
+              "panel_mm: expected CPU tensors of one dtype, y [M, N] and x [M, K] with "
+              "contiguous rows, panels [n, K, P], K > 0, kc > 0; got y ", y.sizes(), ", x ",
+              x.sizes(), ", panels ", panels.sizes(), ", kc ", kc);
   RECORD_FUNCTION("lstm_edu::panel_mm", std::vector<c10::IValue>());  // seen by torch.profiler
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "panel_mm", [&] {
     using T = scalar_t;
     const int64_t M = x.size(0), K = x.size(1), N = y.size(1), P = panel_width<T>();
+    TORCH_CHECK(panels.size(2) == P && panels.size(0) == (N + P - 1) / P,
+                "panel_mm: expected panels [", (N + P - 1) / P, ", K, ", P, "] for ", N,
+                " columns; got ", panels.sizes());
     const int64_t ld_x = x.stride(0), ld_y = y.stride(0);
     const T* xp = x.data_ptr<T>();
     const T* wp = panels.data_ptr<T>();
