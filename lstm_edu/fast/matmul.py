@@ -53,10 +53,11 @@ def linear_into(out: torch.Tensor, x: torch.Tensor, w: torch.Tensor, rows: int =
     return out
 
 
-# Block lengths (kc) to try, as found for MKL's sgemm on a 2-core AMD CPU: one block up to 192
-# terms, two halves up to 384 (128 for 256 terms), blocks of 192 beyond. None: all K terms;
+# Block lengths (kc) to try: first those found for MKL's sgemm on a 2-core AMD CPU (one block up
+# to 192 terms, two halves up to 384, blocks of 192 beyond), then other common ones, for other
+# processors (untested there: where none matches, the loops call torch.mm). None: all K terms;
 # "half": K // 2.
-_KC_TRIED = (None, 192, "half")
+_KC_TRIED = (None, 192, "half", 128, 256, 384, 512)
 _kc_found: Dict[tuple, Optional[int]] = {}
 
 
