@@ -88,7 +88,7 @@ def test_profile_helpers():
     assert mat > 0 and rest >= 0 and calls > 0
 
 
-@pytest.mark.parametrize("steps", [0, 3])
+@pytest.mark.parametrize("steps", [0, 17])
 def test_split_profile_counts_the_fast_loops_matmuls(steps):
     """FastLSTM's loops multiply once per step forward and once back (the compiled loops'
     ``panel_mm``, or ``torch.mm``), and add its weight gradients in place (``addmm_``): all of it

@@ -273,15 +273,17 @@ def test_panels_give_torch_mm_bit_for_bit(K, N):
         torch.set_num_threads(threads)
 
 
-def test_one_row_or_no_compiled_loops_means_torch_mm():
+def test_one_row_or_no_compiled_loops_or_few_steps_means_torch_mm():
     """A single row is a vector times a matrix, which torch.mm computes another way: no panels;
-    neither for the Python loops (``loops=None``)."""
+    neither for the Python loops (``loops=None``), nor for a call of fewer steps than
+    ``Panels.min_steps`` (packing would not pay back)."""
     from lstm_edu.fast.matmul import Panels
 
     w = torch.randn(64, 32)
-    assert Panels.args(None, w, 8) == (None, 0)
+    assert Panels.args(None, w, 8, 100) == (None, 0)
     if compiled.build() is not None:
         assert Panels.for_loops(compiled.build(), w, 1) is None
+        assert Panels.args(compiled.build(), w, 8, Panels.min_steps - 1) == (None, 0)
 
 
 @needs_compiled
@@ -300,7 +302,7 @@ def test_panels_change_no_bit_of_a_training_step(kind, monkeypatch):
         torch.manual_seed(0)
         model = (FastLSTM(32, 256, 2) if kind == "lstm"
                  else FastHyperLSTM(32, 256, 64, 16, 2))
-        x = torch.randn(5, 32, 32)
+        x = torch.randn(matmul.Panels.min_steps + 1, 32, 32)
         got = outputs_and_grads(model, x)
         monkeypatch.setattr(matmul.Panels, "for_loops", staticmethod(lambda *args: None))
         want = outputs_and_grads(model, x)

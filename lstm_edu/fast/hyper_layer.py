@@ -60,7 +60,7 @@ class HyperLayerFunction(torch.autograd.Function):
         z_all = POOL.empty(x, T, B, w.w_z.shape[0])  # z_h, z_x, z_b of the four gates
         d = POOL.empty(x, 12, B, N_h)  # d_h, d_x, d_b of the four gates: scratch of each step
         loops = loops_for(x)
-        panels = Panels.args(loops, w.w_h_all, B)  # for the compiled loop's h W_h_all^T
+        panels = Panels.args(loops, w.w_h_all, B, T)  # for the compiled loop's h W_h_all^T
         (loops or hyper_steps).hyper_forward(gx, g_buf, h_all, c_all, h_hat_all, c_hat_all,
                                              z_all, d, w, *panels, eps, hyper_eps)
         ctx.eps, ctx.hyper_eps = eps, hyper_eps
@@ -90,7 +90,7 @@ class HyperLayerFunction(torch.autograd.Function):
         dh, dc = torch.zeros_like(h_all[0]), d_cT.clone()  # what reaches the final states
         dh_hat, dc_hat = d_h_hatT.clone(), d_c_hatT.clone()
         w_h_all_t = w.w_h_all.t().contiguous()  # dm -> dm W_h_all, packed once
-        panels_t = Panels.args(loops, w_h_all_t, B)
+        panels_t = Panels.args(loops, w_h_all_t, B, T)
         for start in reversed(range(0, T, HyperLayerFunction.chunk)):
             end = min(start + HyperLayerFunction.chunk, T)
             n = end - start

@@ -49,7 +49,8 @@ class LSTMLayerFunction(torch.autograd.Function):
         compiled = loops_for(x)
         if compiled is not None:
             w_h = w_h.contiguous()  # packed once for the per-step matmuls (Panels)
-            compiled.lstm_forward(act, w_h, *Panels.args(compiled, w_h, B), b, h0, c_all, out)
+            compiled.lstm_forward(act, w_h, *Panels.args(compiled, w_h, B, T), b, h0, c_all,
+                                  out)
         else:
             pointwise = LSTMLayerFunction.pointwise
             if x.is_cuda and LSTMLayerFunction.pointwise_cuda is not None:
@@ -81,7 +82,7 @@ class LSTMLayerFunction(torch.autograd.Function):
         d_out = contiguous(d_out)  # dL/dout (h_T is out[-1]: its gradient is in there)
         dh, dc = torch.zeros_like(h0), d_cT.clone()  # what reaches h_T, c_T from later steps
         w_h_t = w_h.t().contiguous()  # dgates -> dgates W_h: [N_h, 4N_h], packed once
-        panels_t = Panels.args(loops, w_h_t, B)
+        panels_t = Panels.args(loops, w_h_t, B, T)
         for start in reversed(range(0, T, LSTMLayerFunction.chunk)):
             end = min(start + LSTMLayerFunction.chunk, T)
             n = end - start

@@ -97,10 +97,18 @@ class Panels:
         kc = _kc_found[key]
         return None if kc is None else Panels(w, loops.panel_width(w), kc)
 
+    # Fewer steps than this in a layer call: no panels. Packing takes longer than one product,
+    # and chapter 9b measured it paid back after 2-3 steps on two threads, 10-23 on one.
+    min_steps = 16
+
     @staticmethod
-    def args(loops, w: torch.Tensor, batch_size: int) -> Tuple[Optional[torch.Tensor], int]:
-        """``(panels, kc)`` as the loops take them: :meth:`for_loops`'s tensor and ``kc``, or
-        ``(None, 0)``."""
+    def args(loops, w: torch.Tensor, batch_size: int,
+             steps: int) -> Tuple[Optional[torch.Tensor], int]:
+        """``(panels, kc)`` as the loops take them for a call of ``steps`` steps:
+        :meth:`for_loops`'s tensor and ``kc``, or ``(None, 0)`` (also for fewer than
+        :attr:`min_steps` steps)."""
+        if steps < Panels.min_steps:
+            return None, 0
         p = Panels.for_loops(loops, w, batch_size)
         return (None, 0) if p is None else (p.tensor, p.kc)
 
