@@ -101,6 +101,24 @@ def test_a_failed_build_falls_back_with_a_one_line_notice(tmp_path):
     assert described.startswith("Python loops (the compiled loops did not build")
 
 
+def test_a_build_lock_left_by_a_killed_build_does_not_hang_the_next_one(tmp_path):
+    """PyTorch's lock file in the build folder, as a build killed half-way leaves it: the next
+    build removes it with a notice instead of waiting for it forever (here the build then fails
+    for want of a compiler, and the Python loops run)."""
+    env = dict(os.environ, CXX=str(tmp_path / "no-such-compiler"),
+               LSTM_EDU_CACHE=str(tmp_path / "cache"), LSTM_EDU_COMPILED="1")
+    folder = subprocess.run([sys.executable, "-c", "from lstm_edu.fast import compiled; "
+                             "print(compiled.cache_dir())"], env=env, capture_output=True,
+                            text=True, timeout=120).stdout.strip()
+    os.makedirs(folder)
+    open(os.path.join(folder, "lock"), "w").close()
+    res = subprocess.run([sys.executable, "-c", FALLBACK], env=env, capture_output=True,
+                         text=True, timeout=240)
+    assert res.returncode == 0, res.stderr
+    assert "left by a build that did not finish" in res.stderr
+    assert not os.path.exists(os.path.join(folder, "lock"))
+
+
 @needs_compiled
 def test_compiled_forward_is_the_python_forward_bit_for_bit():
     """At these small sizes the compiled HyperLSTM loop rounds exactly as the Python loop (the same

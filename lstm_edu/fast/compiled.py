@@ -13,6 +13,7 @@ and the Python loops run instead: the same results, more slowly. ``LSTM_EDU_COMP
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -85,6 +86,36 @@ def _openmp() -> list:
     return ["-fopenmp"] if linux_openmp else []
 
 
+@contextlib.contextmanager
+def _only_builder(folder: Path):
+    """Hold an exclusive lock on ``folder`` (``fcntl.flock``, which the operating system
+    releases when the process ends, however it ends) while loading or building there. PyTorch's
+    own lock is a file (``lock``) that a build removes when it finishes; a build that was killed
+    (a kernel restarted mid-build, say) leaves it behind, and every later build in the folder
+    would wait for it forever. Holding our lock, no other build of ours is running, so such a
+    file is stale: it is removed, with a notice. (Where ``fcntl`` is missing, on Windows, a
+    ``lock`` file older than an hour is taken as stale.)"""
+    torch_lock = folder / "lock"
+    try:
+        import fcntl
+    except ImportError:
+        fcntl = None
+    with open(folder / "lstm_edu.lock", "a+") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # waits while another process builds here
+        try:
+            stale = torch_lock.exists() and (
+                fcntl is not None or time.time() - torch_lock.stat().st_mtime > 3600)
+            if stale:
+                print(f"lstm_edu.fast: removing {torch_lock}, left by a build that did not "
+                      "finish", file=sys.stderr, flush=True)
+                torch_lock.unlink()
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def build() -> Optional[ModuleType]:
     """The compiled module, built (or loaded from the cache) on the first call; ``None`` with a
     one-line notice on stderr where that fails."""
@@ -98,13 +129,15 @@ def build() -> Optional[ModuleType]:
             from torch.utils.cpp_extension import load
 
             folder.mkdir(parents=True, exist_ok=True)
-            if not any(folder.glob("*.so")):
-                print(f"lstm_edu.fast: compiling the C++ time loops once, into {folder}",
-                      file=sys.stderr, flush=True)
-            _loops.module = load(name=f"lstm_edu_loops_{_isa().lower()}",
-                                 sources=[str(s) for s in SOURCES], build_directory=str(folder),
-                                 extra_cflags=_FLAGS + _ISA_FLAGS.get(_isa(), []) + _openmp(),
-                                 extra_ldflags=_openmp())
+            with _only_builder(folder):
+                if not any(folder.glob("*.so")):
+                    print(f"lstm_edu.fast: compiling the C++ time loops once, into {folder}",
+                          file=sys.stderr, flush=True)
+                _loops.module = load(name=f"lstm_edu_loops_{_isa().lower()}",
+                                     sources=[str(s) for s in SOURCES],
+                                     build_directory=str(folder),
+                                     extra_cflags=_FLAGS + _ISA_FLAGS.get(_isa(), []) + _openmp(),
+                                     extra_ldflags=_openmp())
         except Exception as e:  # no compiler, no ninja, no headers, a failed build ...
             first_line = (str(e).strip().splitlines() or [""])[0]
             _loops.error = f"{type(e).__name__}: {first_line[:80]}"
