@@ -30,12 +30,11 @@ def lstm_forward(act: torch.Tensor, w_h: torch.Tensor, panels: Optional[torch.Te
     # lstm_pointwise computes tanh(g) as 2σ(2g) - 1 from a doubled g: double the g rows of the
     # input terms and of W_h (exactly: a power of 2).
     act[:, :, 2 * N_h:3 * N_h] *= 2
-    w_h2_t = w_h.clone()  # [4N_h, N_h]
-    w_h2_t[2 * N_h:3 * N_h] *= 2
-    w_h2_t = w_h2_t.t()
+    w_h2 = w_h.clone()  # [4N_h, N_h]
+    w_h2[2 * N_h:3 * N_h] *= 2
     h = h0
     for t in range(act.shape[0]):
-        act[t] += torch.mm(h, w_h2_t)  # h W_h^T: all four gates in one matmul, [B, 4N_h]
+        act[t] += torch.mm(h, w_h2.t())  # h W_h^T: all four gates in one matmul, [B, 4N_h]
         pointwise(act[t], c_all[t], c_all[t + 1], out[t])  # the elementwise update, in place
         h = out[t]
 

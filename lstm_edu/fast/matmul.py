@@ -88,7 +88,7 @@ class Panels:
         """Panels of ``w`` (contiguous) for ``loops`` (the compiled module, or ``None`` for the
         Python loops) and ``x [batch_size, N_in]``, or ``None`` where ``torch.mm`` must do it
         (see the class)."""
-        if loops is None or not hasattr(loops, "panel_mm") or w.device.type != "cpu":
+        if loops is None or w.device.type != "cpu":
             return None
         N, K = w.shape
         key = (batch_size, K, N, w.dtype, torch.get_num_threads())

@@ -159,7 +159,8 @@ void row_times(const T* a, int64_t K, const T* W, int64_t N, T* out, bool accumu
 
 // Map m of the twelve scaling vectors of one example again (the backward pass recomputes them):
 // d^m = z^m W_d^m, plus b_d for the four d_b maps (m >= 8); z: the example's [12 N_z],
-// d: its [12, N_h]. (The forward pass computes the same numbers with one batched matmul.)
+// d: its [12, N_h]. (The forward pass computes them with one batched matmul, which adds in this
+// order at most sizes; where it does not, the two differ by rounding.)
 template <typename T>
 void map_d(const Maps<T>& maps, int m, const T* z, T* d) {
   const int64_t N_z = maps.N_z, N_h = maps.N_h;

@@ -5,8 +5,9 @@
 // result is torch.mm's bit for bit, without MKL's cost of packing W again at every call.
 //
 // The panels: W [N, K] cut into panels of P = 2 vectors of columns (32 floats with AVX-512),
-// panels[p][k][0..P) = W[p P + 0..P, k] (zero past N), so that a step reads each panel once,
-// front to back. A tile is 4 rows of x times one panel: 8 vector sums in registers.
+// panels[p][k][0..P) = W[p P + 0..P, k] (zero past N), so that a step reads each panel front to
+// back: from memory once, then from the cache for each further group of rows. A tile is 4 rows
+// of x times one panel: 8 vector sums in registers.
 #pragma once
 
 #include <ATen/Dispatch.h>
